@@ -1,0 +1,1 @@
+"""Everything with a lifetime: supervisors, CLI sessions, leases, the bridge, commands."""

@@ -1,0 +1,1 @@
+"""The edges: ASGI apps, SSE/NDJSON framing, auth, event-log backends, HTTP clients."""
