@@ -29,10 +29,8 @@ def _children_of(pid: int) -> set[int]:
         except OSError:
             continue
         # The command name may hold spaces and parentheses: split after the last ')'.
+        # A zombie counts too: it was never reaped.
         fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] == "Z":
-            # A zombie is still a leak: it was never reaped.
-            pass
         parents[int(entry.name)] = int(fields[1])
     found: set[int] = set()
     frontier = [pid]
