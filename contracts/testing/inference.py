@@ -217,7 +217,9 @@ def valid_payloads(event: str) -> st.SearchStrategy[dict[str, Any]]:
 _not_json_object = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=10), st.lists(st.integers())
 )
-_not_string: st.SearchStrategy[Any] = st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.just({}))
+_not_string: st.SearchStrategy[Any] = st.one_of(
+    st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.just({})
+)
 _bad_node_ids = st.one_of(
     st.just(""),
     st.from_regex(r"[A-Za-z0-9_-]{65,80}", fullmatch=True),

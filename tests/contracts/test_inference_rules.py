@@ -61,7 +61,8 @@ def test_rule_credentials_allowed_keys(example: InvalidExample) -> None:
 
 @given(invalid_examples_of(Rule.POLICY_ALLOWED_KEYS))
 def test_rule_policy_allowed_keys(example: InvalidExample) -> None:
-    """Rule: policy takes only allow_model_download, max_model_size_bytes and require_confirmation_for_prod."""
+    """Rule: policy takes only its three keys (allow_model_download, max_model_size_bytes,
+    require_confirmation_for_prod)."""
     assert_refused_for_its_rule(example)
 
 
