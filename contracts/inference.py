@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from typing import Annotated, Final, Literal, get_args
+import re
+import string
+from typing import Annotated, Final, Literal, NoReturn, get_args
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -131,10 +133,14 @@ ACTIONS: Final = (
 )
 
 # --- field types ------------------------------------------------------------------
+#
+# The string rules are checked in ``__post_init__`` with C-level ``str`` methods rather
+# than ``Meta(pattern=...)``: a Python ``re`` search costs more than the whole decode of
+# a small payload. ``s.strip(allowed)`` is empty exactly when every character of ``s``
+# is allowed. The patterns below say the same rules for readers and for the strategies.
 
 NODE_ID_PATTERN: Final = r"\A[A-Za-z0-9_-]{1,64}\Z"
-#: Non-empty, no whitespace, no C0/C1 control characters; the 200-byte cap is checked
-#: in ``__post_init__`` because Meta counts characters, not bytes.
+#: Non-empty, no whitespace, no C0/C1 control characters, at most 200 bytes of UTF-8.
 MODEL_PATTERN: Final = r"\A[^\s\x00-\x1f\x7f-\x9f]+\Z"
 MODEL_MAX_BYTES: Final = 200
 SERVICE_USER_PATTERN: Final = r"\A[a-z_][a-z0-9_-]{0,31}\Z"
@@ -143,9 +149,16 @@ SECRET_REF_PATTERN: Final = r"\Asecret://deployment/(?!\.{1,2}\Z)[A-Za-z0-9._-]+
 ACTION_PATTERN: Final = r"\A[a-z]+(?:-[a-z]+)*\Z"
 INT64_MAX: Final = 2**63 - 1
 
-NodeId = Annotated[str, Meta(pattern=NODE_ID_PATTERN)]
-Model = Annotated[str, Meta(pattern=MODEL_PATTERN)]
-SecretRef = Annotated[str, Meta(pattern=SECRET_REF_PATTERN)]
+_ALNUM: Final = string.ascii_letters + string.digits
+_NODE_ID_CHARS: Final = _ALNUM + "_-"
+_SECRET_NAME_CHARS: Final = _ALNUM + "._-"
+_HOST_CHARS: Final = _ALNUM + ".-"
+_USER_FIRST: Final = string.ascii_lowercase + "_"
+_USER_CHARS: Final = string.ascii_lowercase + string.digits + "_-"
+_MODEL_SLOW_CHECK: Final = re.compile(MODEL_PATTERN)
+
+NodeId = Annotated[str, Meta(min_length=1, max_length=64)]
+Model = Annotated[str, Meta(min_length=1)]
 Action = Annotated[str, Meta(pattern=ACTION_PATTERN)]
 PositiveInt = Annotated[int, Meta(gt=0, le=INT64_MAX)]
 
@@ -155,12 +168,54 @@ def _broken(rule: Rule, message: str) -> ValueError:
     return ValueError(f"[{rule}] {message}")
 
 
+def _check_node_id(node_id: str) -> None:
+    if node_id.strip(_NODE_ID_CHARS):
+        raise _broken(Rule.NODE_ID_FORMAT, "node_id is 1-64 letters, digits, '_' or '-'")
+
+
+def _check_model(model: str) -> None:
+    # Printable without a space means no whitespace and no control character; the rare
+    # rest (format or private-use characters) gets the exact pattern.
+    if not (model.isprintable() and " " not in model) and not _MODEL_SLOW_CHECK.match(model):
+        raise _broken(Rule.MODEL_FORMAT, "model has whitespace or control characters")
+    try:
+        size = len(model.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise _broken(Rule.MODEL_FORMAT, "model is not valid UTF-8") from None
+    if size > MODEL_MAX_BYTES:
+        raise _broken(Rule.MODEL_FORMAT, f"model is {size} bytes; at most {MODEL_MAX_BYTES}")
+
+
+def _is_secret_ref(value: str) -> bool:
+    if not value.startswith(SECRET_REF_PREFIX):
+        return False
+    name = value[len(SECRET_REF_PREFIX) :]
+    return bool(name) and not name.strip(_SECRET_NAME_CHARS) and name not in (".", "..")
+
+
+def _refuse_credentials(credentials: Credentials) -> NoReturn:
+    for key in credentials.__struct_fields__:
+        value = getattr(credentials, key)
+        if value is not UNSET and not _is_secret_ref(value):
+            # Name the key, never the value: it may be the very secret.
+            raise _broken(
+                Rule.CREDENTIALS_REFERENCES,
+                f"credentials.{key} must be a reference secret://deployment/<name>",
+            )
+    raise AssertionError("called without a bad reference")
+
+
+def _check_service_user(user: str) -> None:
+    if not (0 < len(user) <= 32 and user[0] in _USER_FIRST and not user.strip(_USER_CHARS)):
+        raise _broken(Rule.RUNTIME_SERVICE_USER, "runtime.service_user is not a user name")
+
+
 def _check_listen(listen: str) -> None:
     """``host:port``: a host name, an IPv4 address or a bracketed IPv6 one; port 1-65535."""
     host, sep, port = listen.rpartition(":")
     if not sep or not host:
         raise _broken(Rule.RUNTIME_LISTEN, "runtime.listen must be host:port")
-    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
         raise _broken(Rule.RUNTIME_LISTEN, "runtime.listen port must be 1-65535")
     if host.startswith("[") and host.endswith("]"):
         try:
@@ -168,10 +223,13 @@ def _check_listen(listen: str) -> None:
         except ValueError:
             raise _broken(Rule.RUNTIME_LISTEN, "runtime.listen has a bad IPv6 address") from None
         return
-    labels = host.split(".")
-    if len(host) > 253 or not all(
-        label and len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
-        for label in labels
+    if (
+        len(host) > 253
+        or host.strip(_HOST_CHARS)
+        or host[0] == "."
+        or host[-1] == "."
+        or ".." in host
+        or (len(host) > 63 and max(map(len, host.split("."))) > 63)
     ):
         raise _broken(Rule.RUNTIME_LISTEN, "runtime.listen host must be a name or an address")
 
@@ -184,20 +242,27 @@ class Runtime(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
 
     listen: str | UnsetType = UNSET
     context_length: PositiveInt | UnsetType = UNSET
-    service_user: Annotated[str, Meta(pattern=SERVICE_USER_PATTERN)] | UnsetType = UNSET
+    service_user: str | UnsetType = UNSET
     environment: Environment = "dev"
 
     def __post_init__(self) -> None:
-        if isinstance(self.listen, str):
+        if self.listen is not UNSET:
             _check_listen(self.listen)
+        if self.service_user is not UNSET:
+            _check_service_user(self.service_user)
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """References to secrets, never the secrets: each value is ``secret://deployment/<name>``."""
 
-    api_token_secret: SecretRef | UnsetType = UNSET
-    tls_ca_file: SecretRef | UnsetType = UNSET
-    ssh_private_key_secret: SecretRef | UnsetType = UNSET
+    api_token_secret: str | UnsetType = UNSET
+    tls_ca_file: str | UnsetType = UNSET
+    ssh_private_key_secret: str | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        for value in (self.api_token_secret, self.tls_ca_file, self.ssh_private_key_secret):
+            if value is not UNSET and not _is_secret_ref(value):
+                _refuse_credentials(self)
 
 
 class Policy(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -213,15 +278,6 @@ def _check_confirm(dry_run: bool, confirm: bool) -> None:
         raise _broken(Rule.DRY_RUN_AND_CONFIRM, "confirm must be true unless dry_run is true")
 
 
-def _check_model(model: str) -> None:
-    try:
-        size = len(model.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise _broken(Rule.MODEL_FORMAT, "model is not valid UTF-8") from None
-    if size > MODEL_MAX_BYTES:
-        raise _broken(Rule.MODEL_FORMAT, f"model is {size} bytes; at most {MODEL_MAX_BYTES}")
-
-
 # --- requests ---------------------------------------------------------------------
 
 
@@ -230,12 +286,14 @@ class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
 
     provider: ProviderId
     node_id: NodeId
-    runtime: Runtime = msgspec.field(default_factory=Runtime)
-    credentials: Credentials = msgspec.field(default_factory=Credentials)
+    # Frozen, so one default instance is shared instead of built per decode.
+    runtime: Runtime = Runtime()
+    credentials: Credentials = Credentials()
     dry_run: bool = True
     confirm: bool = False
 
     def __post_init__(self) -> None:
+        _check_node_id(self.node_id)
         _check_confirm(self.dry_run, self.confirm)
 
 
@@ -247,9 +305,10 @@ class ModelEnsureRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True
     model: Model
     dry_run: bool = True
     confirm: bool = False
-    policy: Policy = msgspec.field(default_factory=Policy)
+    policy: Policy = Policy()
 
     def __post_init__(self) -> None:
+        _check_node_id(self.node_id)
         _check_model(self.model)
         _check_confirm(self.dry_run, self.confirm)
 
@@ -259,6 +318,9 @@ class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
 
     provider: ProviderId
     node_id: NodeId
+
+    def __post_init__(self) -> None:
+        _check_node_id(self.node_id)
 
 
 class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -274,6 +336,7 @@ class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     checks: list[CheckName] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
+        _check_node_id(self.node_id)
         if isinstance(self.checks, list):
             if not self.checks:
                 raise _broken(Rule.CHECKS_KNOWN, "checks must name at least one check")

@@ -1,0 +1,433 @@
+"""The OpenAI chat-completions wire contract, as far as a coding-agent CLI can honour it.
+
+Three pure pieces, shared by the HTTP edge and the conformance harness:
+- the request rules (SPEC §3.2): :func:`validate_chat_request` turns a raw body into a
+  :class:`ValidChatRequest` or raises :class:`OpenAIRequestError` carrying the status and
+  the OpenAI error envelope. Fields a CLI cannot honour (temperature, max_tokens, …) are
+  accepted and ignored because clients send them by default; tools are refused because a
+  completion endpoint must never run an agent loop;
+- the response shapes (SPEC §3.3) and the builders of the streaming framing, so the byte
+  layout of every chunk (``usage`` absent, ``null`` or an object) is fixed here, not in
+  the transport;
+- the failure mapping: which HTTP status a failed session answers, and which statuses
+  the official client may retry (it otherwise re-runs an agent twice).
+
+Typical use at the edge::
+
+    valid = validate_chat_request(body, pinned_model="claude-sonnet-4-5")
+    yield sse_data(role_chunk(cid, created, model, valid.include_usage))
+    yield sse_data(content_chunk(cid, created, model, valid.include_usage, "Hel"))
+    yield sse_data(finish_chunk(cid, created, model, valid.include_usage, "stop"))
+    yield SSE_DONE
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from contracts import session
+from contracts.prompt import PromptError, normalize_messages
+from contracts.session import FailedKind, FinishReason
+
+MAX_BODY_BYTES = 1_048_576
+SSE_DONE = b"data: [DONE]\n\n"
+SSE_KEEPALIVE = b": keep-alive\n\n"
+
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+# ---------------------------------------------------------------------------- requests
+
+
+class StreamOptions(msgspec.Struct, frozen=True):
+    """``stream_options``; its other fields (e.g. include_obfuscation) are ignored."""
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(msgspec.Struct, frozen=True):
+    """The fields of a chat-completions body that the rules look at.
+
+    Every other field, standard (temperature, stop, seed, …) or not, is ignored on decode.
+    ``tools``, ``functions`` and ``tool_choice`` are typed ``object`` so that any value of
+    them is refused as tools rather than as a type error.
+    """
+
+    messages: list[dict[str, object]]
+    model: str | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = None
+    tools: object = None
+    functions: object = None
+    tool_choice: object = None
+
+
+class ValidChatRequest(msgspec.Struct, frozen=True):
+    """What the endpoint needs from a request that passed every rule."""
+
+    prompt: str
+    stream: bool
+    include_usage: bool
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """The ``error`` object of an HTTP error; ``param`` and ``code`` are null when unknown."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorEnvelope(msgspec.Struct, frozen=True):
+    """Every HTTP error body: ``{"error": {"message", "type", "param", "code"}}``."""
+
+    error: ErrorBody
+
+
+class OpenAIRequestError(Exception):
+    """A request the endpoint refuses, with the HTTP status and envelope to answer::
+
+    try:
+        valid = validate_chat_request(body, pinned_model)
+    except OpenAIRequestError as error:
+        return error.status, encode_json(error.envelope())
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+
+    def envelope(self) -> ErrorEnvelope:
+        """The OpenAI error envelope for this error: ``encode_json(error.envelope())``."""
+        return ErrorEnvelope(ErrorBody(self.message, self.type, self.param, self.code))
+
+
+_ANY_JSON: msgspec.json.Decoder[object] = msgspec.json.Decoder()
+_AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MISSING_FIELD = re.compile(r"missing required field `(?P<field>[^`]+)`")
+
+
+def validate_chat_request(body: bytes, pinned_model: str) -> ValidChatRequest:
+    """Apply the request rules of SPEC §3.2 to a raw chat-completions body.
+
+    ``validate_chat_request(b'{"messages":[{"role":"user","content":"Hi"}]}', "m")``
+    returns ``ValidChatRequest(prompt="user: Hi", stream=False, include_usage=False)``.
+    Any refusal raises :class:`OpenAIRequestError` (413 for a body over 1 MiB, else 400);
+    nothing else is ever raised.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        message = f"the request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}"
+        raise OpenAIRequestError(413, message, code="request_too_large")
+    raw = _decode_json(body)
+    if not isinstance(raw, dict):
+        raise OpenAIRequestError(
+            400, f"the request body must be a JSON object, not {_json_kind(raw)}"
+        )
+    try:
+        request = msgspec.convert(raw, ChatCompletionRequest)
+    except msgspec.ValidationError as error:
+        raise OpenAIRequestError(400, str(error), param=_param_of(str(error))) from None
+    except RecursionError:
+        raise OpenAIRequestError(400, "the request body nests too deeply") from None
+    _check_fields(request, pinned_model)
+    try:
+        prompt = normalize_messages(request.messages)
+    except PromptError as error:
+        raise OpenAIRequestError(400, error.message, param=error.param) from None
+    options = request.stream_options
+    return ValidChatRequest(
+        prompt=prompt,
+        stream=request.stream,
+        include_usage=options is not None and options.include_usage,
+    )
+
+
+def _decode_json(body: bytes) -> object:
+    try:
+        return _ANY_JSON.decode(body)
+    except UnicodeDecodeError as error:
+        reason = f"invalid UTF-8 at byte {error.start}"
+    except msgspec.DecodeError as error:
+        reason = str(error)
+    except RecursionError:
+        reason = "it nests too deeply"
+    raise OpenAIRequestError(400, f"the request body is not valid JSON: {reason}")
+
+
+def _check_fields(request: ChatCompletionRequest, pinned_model: str) -> None:
+    if request.model is not None and request.model != pinned_model:
+        shown = request.model if len(request.model) <= 80 else request.model[:80] + "…"
+        raise OpenAIRequestError(
+            400,
+            f"this endpoint serves the model {pinned_model!r} only, not {shown!r}",
+            param="model",
+            code="model_not_found",
+        )
+    has_tools = request.tools not in (None, []) or request.functions not in (None, [])
+    if has_tools or request.tool_choice not in (None, "none"):
+        raise OpenAIRequestError(
+            400,
+            "this endpoint does not support tools: it serves completions only; remove"
+            " 'tools', 'functions' and 'tool_choice'",
+            param="tools",
+        )
+    if request.stream_options is not None and not request.stream:
+        raise OpenAIRequestError(
+            400, "stream_options is only allowed with stream: true", param="stream_options"
+        )
+    if request.n is not None and request.n != 1:
+        raise OpenAIRequestError(400, "n must be 1: one choice per request", param="n")
+
+
+def _param_of(message: str) -> str | None:
+    # msgspec says where: "Expected `bool`, got `str` - at `$.stream`".
+    at = _AT_PATH.search(message)
+    path = at["path"] if at else ""
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        path = f"{path}.{missing['field']}"
+    return path.removeprefix(".") or None
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+class Usage(msgspec.Struct, frozen=True):
+    """Token usage as the CLI reported it; never estimated."""
+
+    prompt_tokens: _Count
+    completion_tokens: _Count
+    total_tokens: _Count
+
+
+class AssistantMessage(msgspec.Struct, frozen=True, kw_only=True):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(msgspec.Struct, frozen=True, kw_only=True):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: FinishReason
+
+
+class ChatCompletion(msgspec.Struct, frozen=True, kw_only=True):
+    """A non-streaming answer; ``usage`` is left out (UNSET) when the CLI reported none."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage | UnsetType = UNSET
+
+
+class Delta(msgspec.Struct, frozen=True, kw_only=True):
+    """What a chunk adds; the finish chunk's delta is empty (``{}``)."""
+
+    role: Literal["assistant"] | UnsetType = UNSET
+    content: str | UnsetType = UNSET
+
+
+class ChunkChoice(msgspec.Struct, frozen=True, kw_only=True):
+    index: int = 0
+    delta: Delta
+    finish_reason: FinishReason | None = None
+
+
+class ChatCompletionChunk(msgspec.Struct, frozen=True, kw_only=True):
+    """One streamed chunk.
+
+    ``usage`` is absent (UNSET) unless the request asked for ``include_usage``; then it
+    is ``null`` on every chunk but the last, whose ``choices`` is empty.
+    """
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | UnsetType | None = UNSET
+
+
+class StreamErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    message: str
+    type: str = "server_error"
+    code: str | None = None
+
+
+class StreamErrorEnvelope(msgspec.Struct, frozen=True):
+    """An error after streaming began: ``{"error": {"message", "type", "code"}}``."""
+
+    error: StreamErrorBody
+
+
+class Model(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(msgspec.Struct, frozen=True, kw_only=True):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode_json(obj: msgspec.Struct) -> bytes:
+    """Encode a response Struct as JSON bytes: ``encode_json(error.envelope())``."""
+    return _ENCODER.encode(obj)
+
+
+def usage_from_session(usage: session.Usage) -> Usage:
+    """OpenAI usage from a session's ``Usage`` event (whose input_tokens include cached)."""
+    total = usage.input_tokens + usage.output_tokens
+    return Usage(usage.input_tokens, usage.output_tokens, total)
+
+
+def chat_completion(
+    id: str,
+    created: int,
+    model: str,
+    text: str,
+    finish_reason: FinishReason,
+    *,
+    usage: Usage | None = None,
+) -> ChatCompletion:
+    """A whole answer: ``chat_completion("chatcmpl-1", 1700000000, "m", "Hi", "stop")``."""
+    return ChatCompletion(
+        id=id,
+        created=created,
+        model=model,
+        choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish_reason)],
+        usage=UNSET if usage is None else usage,
+    )
+
+
+def role_chunk(id: str, created: int, model: str, include_usage: bool) -> ChatCompletionChunk:
+    """The first chunk: ``delta {"role": "assistant", "content": ""}``."""
+    return _chunk(id, created, model, include_usage, Delta(role="assistant", content=""))
+
+
+def content_chunk(
+    id: str, created: int, model: str, include_usage: bool, text: str
+) -> ChatCompletionChunk:
+    """A piece of text: ``content_chunk(cid, created, model, include_usage, "Hel")``."""
+    return _chunk(id, created, model, include_usage, Delta(content=text))
+
+
+def finish_chunk(
+    id: str, created: int, model: str, include_usage: bool, finish_reason: FinishReason
+) -> ChatCompletionChunk:
+    """The chunk with an empty delta and the finish reason, after the last text."""
+    return _chunk(id, created, model, include_usage, Delta(), finish_reason=finish_reason)
+
+
+def usage_chunk(id: str, created: int, model: str, usage: Usage) -> ChatCompletionChunk:
+    """The last chunk when ``include_usage`` was asked: ``"choices": []`` and the usage."""
+    return ChatCompletionChunk(id=id, created=created, model=model, choices=[], usage=usage)
+
+
+def _chunk(
+    id: str,
+    created: int,
+    model: str,
+    include_usage: bool,
+    delta: Delta,
+    *,
+    finish_reason: FinishReason | None = None,
+) -> ChatCompletionChunk:
+    return ChatCompletionChunk(
+        id=id,
+        created=created,
+        model=model,
+        choices=[ChunkChoice(delta=delta, finish_reason=finish_reason)],
+        usage=None if include_usage else UNSET,
+    )
+
+
+def sse_data(obj: msgspec.Struct) -> bytes:
+    """One SSE event: ``sse_data(chunk)`` gives ``b"data: {...}\\n\\n"``.
+
+    JSON never holds a raw newline (msgspec escapes them), so one line always suffices.
+    """
+    return b"data: " + _ENCODER.encode(obj) + b"\n\n"
+
+
+def stream_error_data(message: str, code: str | None) -> bytes:
+    """The SSE event for a failure after streaming began; send :data:`SSE_DONE` after it."""
+    return sse_data(StreamErrorEnvelope(StreamErrorBody(message=message, code=code)))
+
+
+def model_list(model: str, created: int, owned_by: str) -> ModelList:
+    """``GET /v1/models`` of a lease: ``model_list("gpt-5", 1700000000, "codex")``."""
+    return ModelList(data=[Model(id=model, created=created, owned_by=owned_by)])
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def failure_status(kind: FailedKind) -> int:
+    """The HTTP status a failed session answers: ``failure_status("timeout") == 504``."""
+    match kind:
+        case "not_installed" | "not_logged_in":
+            return 503
+        case "crashed" | "protocol_error" | "output_too_large":
+            return 502
+        case "timeout":
+            return 504
+        case "cancelled":
+            return 499
+
+
+def failure_envelope(kind: FailedKind, message: str) -> ErrorEnvelope:
+    """The HTTP error body for a failed session, its ``code`` being the failure kind.
+
+    ``failure_envelope("not_logged_in", "claude is not logged in")``; answer it with
+    ``failure_status(kind)``.
+    """
+    return ErrorEnvelope(ErrorBody(message, "server_error", None, kind))
+
+
+def should_retry(status: int) -> bool:
+    """The ``x-should-retry`` header: true only for 429 and 503.
+
+    Retrying anything else would run the agent a second time for one request.
+    """
+    return status in (429, 503)
+
+
+_LENGTH_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
+
+
+def finish_reason_from(raw: str | None) -> FinishReason:
+    """Map a CLI's stop reason to OpenAI's: only ever "stop" or "length".
+
+    ``finish_reason_from("max_tokens") == "length"`` (Anthropic), ``"MAX_TOKENS"``
+    (Gemini) and ``"max_output_tokens"`` (OpenAI Responses) too; anything else is "stop".
+    """
+    return "length" if raw is not None and raw.lower() in _LENGTH_REASONS else "stop"
