@@ -21,11 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,
-    MODEL_PATTERN,
     STATUS_REQUEST,
     VERIFY_REQUEST,
-    _check_listen,
 )
+from contracts.inference_rules import MODEL_PATTERN, check_listen
 from contracts.inference_validation import Invalid, validate
 
 # --- the same rules as pydantic v2 models -------------------------------------------
@@ -51,7 +50,7 @@ class PRuntime(BaseModel):
     @classmethod
     def _listen(cls, value: str | None) -> str | None:
         if value is not None:
-            _check_listen(value)
+            check_listen(value)
         return value
 
 

@@ -17,8 +17,8 @@ from contracts.inference import (
     STATUS_RESPONSE,
     VERIFY_REQUEST,
     VERIFY_RESPONSE,
-    Rule,
 )
+from contracts.inference_rules import Rule
 
 _NODE: Final = {"provider": "ollama", "node_id": "gpu-node-1"}
 

@@ -12,15 +12,9 @@ from __future__ import annotations
 import msgspec
 import msgspec.inspect as mi
 
-from contracts.inference import (
-    EVENT_NAMES,
-    PAYLOAD_TYPES,
-    PROVIDERS,
-    REQUEST_NAMES,
-    RESPONSE_FOR,
-    Rule,
-)
+from contracts.inference import EVENT_NAMES, PAYLOAD_TYPES, PROVIDERS, REQUEST_NAMES, RESPONSE_FOR
 from contracts.inference_examples import INVALID, VALID
+from contracts.inference_rules import Rule
 from contracts.inference_validation import (
     RULE_TEXT,
     RULES_FOR,

@@ -32,8 +32,8 @@ from contracts.inference import (
     VERIFY_REQUEST,
     RequestPayload,
     ResponsePayload,
-    Rule,
 )
+from contracts.inference_rules import Rule
 
 Payload = RequestPayload | ResponsePayload
 

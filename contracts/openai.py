@@ -6,36 +6,28 @@ Three pure pieces, shared by the HTTP edge and the conformance harness:
   the OpenAI error envelope. Fields a CLI cannot honour (temperature, max_tokens, …) are
   accepted and ignored because clients send them by default; tools are refused because a
   completion endpoint must never run an agent loop;
-- the response shapes (SPEC §3.3) and the builders of the streaming framing, so the byte
-  layout of every chunk (``usage`` absent, ``null`` or an object) is fixed here, not in
-  the transport;
+- the response shapes and the streaming framing live beside it, in
+  :mod:`contracts.openai_responses`;
 - the failure mapping: which HTTP status a failed session answers, and which statuses
   the official client may retry (it otherwise re-runs an agent twice).
 
 Typical use at the edge::
 
     valid = validate_chat_request(body, pinned_model="claude-sonnet-4-5")
-    yield sse_data(role_chunk(cid, created, model, valid.include_usage))
-    yield sse_data(content_chunk(cid, created, model, valid.include_usage, "Hel"))
-    yield sse_data(finish_chunk(cid, created, model, valid.include_usage, "stop"))
-    yield SSE_DONE
+    status = failure_status("timeout")  # 504, with should_retry(504) False
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
-from contracts import session
 from contracts.prompt import PromptError, normalize_messages
 from contracts.session import FailedKind, FinishReason
 
 MAX_BODY_BYTES = 1_048_576
-SSE_DONE = b"data: [DONE]\n\n"
-SSE_KEEPALIVE = b": keep-alive\n\n"
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -208,184 +200,6 @@ def _param_of(message: str) -> str | None:
 def _json_kind(value: object) -> str:
     kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     return kinds.get(type(value), "a number")
-
-
-# ---------------------------------------------------------------------------- responses
-
-
-class Usage(msgspec.Struct, frozen=True):
-    """Token usage as the CLI reported it; never estimated."""
-
-    prompt_tokens: _Count
-    completion_tokens: _Count
-    total_tokens: _Count
-
-
-class AssistantMessage(msgspec.Struct, frozen=True, kw_only=True):
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class Choice(msgspec.Struct, frozen=True, kw_only=True):
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: FinishReason
-
-
-class ChatCompletion(msgspec.Struct, frozen=True, kw_only=True):
-    """A non-streaming answer; ``usage`` is left out (UNSET) when the CLI reported none."""
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: Usage | UnsetType = UNSET
-
-
-class Delta(msgspec.Struct, frozen=True, kw_only=True):
-    """What a chunk adds; the finish chunk's delta is empty (``{}``)."""
-
-    role: Literal["assistant"] | UnsetType = UNSET
-    content: str | UnsetType = UNSET
-
-
-class ChunkChoice(msgspec.Struct, frozen=True, kw_only=True):
-    index: int = 0
-    delta: Delta
-    finish_reason: FinishReason | None = None
-
-
-class ChatCompletionChunk(msgspec.Struct, frozen=True, kw_only=True):
-    """One streamed chunk.
-
-    ``usage`` is absent (UNSET) unless the request asked for ``include_usage``; then it
-    is ``null`` on every chunk but the last, whose ``choices`` is empty.
-    """
-
-    id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChunkChoice]
-    usage: Usage | UnsetType | None = UNSET
-
-
-class StreamErrorBody(msgspec.Struct, frozen=True, kw_only=True):
-    message: str
-    type: str = "server_error"
-    code: str | None = None
-
-
-class StreamErrorEnvelope(msgspec.Struct, frozen=True):
-    """An error after streaming began: ``{"error": {"message", "type", "code"}}``."""
-
-    error: StreamErrorBody
-
-
-class Model(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str
-
-
-class ModelList(msgspec.Struct, frozen=True, kw_only=True):
-    object: Literal["list"] = "list"
-    data: list[Model]
-
-
-_ENCODER = msgspec.json.Encoder()
-
-
-def encode_json(obj: msgspec.Struct) -> bytes:
-    """Encode a response Struct as JSON bytes: ``encode_json(error.envelope())``."""
-    return _ENCODER.encode(obj)
-
-
-def usage_from_session(usage: session.Usage) -> Usage:
-    """OpenAI usage from a session's ``Usage`` event (whose input_tokens include cached)."""
-    total = usage.input_tokens + usage.output_tokens
-    return Usage(usage.input_tokens, usage.output_tokens, total)
-
-
-def chat_completion(
-    id: str,
-    created: int,
-    model: str,
-    text: str,
-    finish_reason: FinishReason,
-    *,
-    usage: Usage | None = None,
-) -> ChatCompletion:
-    """A whole answer: ``chat_completion("chatcmpl-1", 1700000000, "m", "Hi", "stop")``."""
-    return ChatCompletion(
-        id=id,
-        created=created,
-        model=model,
-        choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish_reason)],
-        usage=UNSET if usage is None else usage,
-    )
-
-
-def role_chunk(id: str, created: int, model: str, include_usage: bool) -> ChatCompletionChunk:
-    """The first chunk: ``delta {"role": "assistant", "content": ""}``."""
-    return _chunk(id, created, model, include_usage, Delta(role="assistant", content=""))
-
-
-def content_chunk(
-    id: str, created: int, model: str, include_usage: bool, text: str
-) -> ChatCompletionChunk:
-    """A piece of text: ``content_chunk(cid, created, model, include_usage, "Hel")``."""
-    return _chunk(id, created, model, include_usage, Delta(content=text))
-
-
-def finish_chunk(
-    id: str, created: int, model: str, include_usage: bool, finish_reason: FinishReason
-) -> ChatCompletionChunk:
-    """The chunk with an empty delta and the finish reason, after the last text."""
-    return _chunk(id, created, model, include_usage, Delta(), finish_reason=finish_reason)
-
-
-def usage_chunk(id: str, created: int, model: str, usage: Usage) -> ChatCompletionChunk:
-    """The last chunk when ``include_usage`` was asked: ``"choices": []`` and the usage."""
-    return ChatCompletionChunk(id=id, created=created, model=model, choices=[], usage=usage)
-
-
-def _chunk(
-    id: str,
-    created: int,
-    model: str,
-    include_usage: bool,
-    delta: Delta,
-    *,
-    finish_reason: FinishReason | None = None,
-) -> ChatCompletionChunk:
-    return ChatCompletionChunk(
-        id=id,
-        created=created,
-        model=model,
-        choices=[ChunkChoice(delta=delta, finish_reason=finish_reason)],
-        usage=None if include_usage else UNSET,
-    )
-
-
-def sse_data(obj: msgspec.Struct) -> bytes:
-    """One SSE event: ``sse_data(chunk)`` gives ``b"data: {...}\\n\\n"``.
-
-    JSON never holds a raw newline (msgspec escapes them), so one line always suffices.
-    """
-    return b"data: " + _ENCODER.encode(obj) + b"\n\n"
-
-
-def stream_error_data(message: str, code: str | None) -> bytes:
-    """The SSE event for a failure after streaming began; send :data:`SSE_DONE` after it."""
-    return sse_data(StreamErrorEnvelope(StreamErrorBody(message=message, code=code)))
-
-
-def model_list(model: str, created: int, owned_by: str) -> ModelList:
-    """``GET /v1/models`` of a lease: ``model_list("gpt-5", 1700000000, "codex")``."""
-    return ModelList(data=[Model(id=model, created=created, owned_by=owned_by)])
 
 
 # ---------------------------------------------------------------------------- failures

@@ -159,10 +159,11 @@ def test_failing_self_test_exits_1_and_says_what_failed(
 ) -> None:
     import contracts.inference_help as help_module
     from actors.bus_command import main
-    from contracts.inference import Rule
+    from contracts.inference_examples import INVALID
+    from contracts.inference_rules import Rule
 
     mislabelled = (("bus.inference.status.request", Rule.NODE_ID_FORMAT, {"provider": "ollama"}),)
-    monkeypatch.setattr(help_module, "INVALID", help_module.INVALID + mislabelled)
+    monkeypatch.setattr(help_module, "INVALID", INVALID + mislabelled)
     assert main(["--self-test"]) == 1
     out, err = capsys.readouterr()
     assert out == ""

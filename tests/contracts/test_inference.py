@@ -15,10 +15,10 @@ from contracts.inference import (
     REQUEST_NAMES,
     RESPONSE_FOR,
     RESPONSE_NAMES,
-    Rule,
     VerifyRequest,
 )
 from contracts.inference_examples import INVALID, VALID
+from contracts.inference_rules import Rule
 from contracts.inference_validation import RULES_FOR, Invalid, UnknownEventError, validate
 from contracts.testing.inference import invalid_payloads, valid_payloads
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 from hypothesis import given
 
-from contracts.inference import Rule
+from contracts.inference_rules import Rule
 from contracts.inference_validation import Invalid, validate
 from contracts.testing.inference import InvalidExample, invalid_examples_of
 

@@ -10,15 +10,18 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from contracts import openai as chat
+from contracts import openai_responses as chat_responses
 from contracts.openai import (
     MAX_BODY_BYTES,
+    OpenAIRequestError,
+    ValidChatRequest,
+    validate_chat_request,
+)
+from contracts.openai_responses import (
     ChatCompletion,
     ChatCompletionChunk,
-    OpenAIRequestError,
     Usage,
-    ValidChatRequest,
     encode_json,
-    validate_chat_request,
 )
 from contracts.prompt import normalize_messages
 from contracts.session import FailedKind
@@ -251,18 +254,23 @@ _ROUND_TRIPS: list[tuple[st.SearchStrategy[Any], type[msgspec.Struct]]] = [
     (error_envelopes().map(lambda e: e.error), chat.ErrorBody),
     (usages(), Usage),
     (chat_completions(), ChatCompletion),
-    (chat_completions().map(lambda c: c.choices[0]), chat.Choice),
-    (chat_completions().map(lambda c: c.choices[0].message), chat.AssistantMessage),
+    (chat_completions().map(lambda c: c.choices[0]), chat_responses.Choice),
+    (chat_completions().map(lambda c: c.choices[0].message), chat_responses.AssistantMessage),
     (chat_chunks(), ChatCompletionChunk),
-    (chat_chunks().filter(lambda c: bool(c.choices)).map(lambda c: c.choices[0]), chat.ChunkChoice),
     (
-        st.builds(chat.Delta, role=unset_or(st.just("assistant")), content=unset_or(st.text())),
-        chat.Delta,
+        chat_chunks().filter(lambda c: bool(c.choices)).map(lambda c: c.choices[0]),
+        chat_responses.ChunkChoice,
     ),
-    (stream_error_envelopes(), chat.StreamErrorEnvelope),
-    (stream_error_envelopes().map(lambda e: e.error), chat.StreamErrorBody),
-    (model_lists(), chat.ModelList),
-    (model_lists().map(lambda m: m.data[0]), chat.Model),
+    (
+        st.builds(
+            chat_responses.Delta, role=unset_or(st.just("assistant")), content=unset_or(st.text())
+        ),
+        chat_responses.Delta,
+    ),
+    (stream_error_envelopes(), chat_responses.StreamErrorEnvelope),
+    (stream_error_envelopes().map(lambda e: e.error), chat_responses.StreamErrorBody),
+    (model_lists(), chat_responses.ModelList),
+    (model_lists().map(lambda m: m.data[0]), chat_responses.Model),
 ]
 _DECODERS = {type_: msgspec.json.Decoder(type_) for _, type_ in _ROUND_TRIPS}
 
@@ -286,24 +294,24 @@ _HEAD = b'{"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model
     ("chunk", "encoded"),
     [
         (
-            chat.role_chunk("chatcmpl-1", 7, "m", include_usage=False),
+            chat_responses.role_chunk("chatcmpl-1", 7, "m", include_usage=False),
             b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},'
             b'"finish_reason":null}]}',
         ),
         (
-            chat.content_chunk("chatcmpl-1", 7, "m", False, "Hel"),
+            chat_responses.content_chunk("chatcmpl-1", 7, "m", False, "Hel"),
             b'"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}',
         ),
         (
-            chat.content_chunk("chatcmpl-1", 7, "m", True, "Hel"),
+            chat_responses.content_chunk("chatcmpl-1", 7, "m", True, "Hel"),
             b'"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}],"usage":null}',
         ),
         (
-            chat.finish_chunk("chatcmpl-1", 7, "m", True, "length"),
+            chat_responses.finish_chunk("chatcmpl-1", 7, "m", True, "length"),
             b'"choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":null}',
         ),
         (
-            chat.usage_chunk("chatcmpl-1", 7, "m", Usage(3, 4, 7)),
+            chat_responses.usage_chunk("chatcmpl-1", 7, "m", Usage(3, 4, 7)),
             b'"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}',
         ),
     ],
@@ -311,7 +319,7 @@ _HEAD = b'{"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model
 def test_chunk_bytes_carry_usage_absent_null_or_object(
     chunk: ChatCompletionChunk, encoded: bytes
 ) -> None:
-    assert chat.sse_data(chunk) == b"data: " + _HEAD + encoded + b"\n\n"
+    assert chat_responses.sse_data(chunk) == b"data: " + _HEAD + encoded + b"\n\n"
 
 
 @given(st.lists(st.text(), max_size=4), st.booleans(), usages())
@@ -320,10 +328,13 @@ def test_a_stream_shares_one_id_and_usage_is_null_until_the_last_chunk(
 ) -> None:
     """Rule: usage is absent without include_usage; with it, null until the usage chunk."""
     args = ("chatcmpl-x", 1, "m", include_usage)
-    chunks = [chat.role_chunk(*args), *(chat.content_chunk(*args, t) for t in texts)]
-    chunks.append(chat.finish_chunk(*args, "stop"))
+    chunks = [
+        chat_responses.role_chunk(*args),
+        *(chat_responses.content_chunk(*args, t) for t in texts),
+    ]
+    chunks.append(chat_responses.finish_chunk(*args, "stop"))
     if include_usage:
-        chunks.append(chat.usage_chunk("chatcmpl-x", 1, "m", usage))
+        chunks.append(chat_responses.usage_chunk("chatcmpl-x", 1, "m", usage))
     decoded = [msgspec.json.decode(encode_json(c)) for c in chunks]
     assert {(d["id"], d["created"]) for d in decoded} == {("chatcmpl-x", 1)}
     if include_usage:
@@ -336,22 +347,26 @@ def test_a_stream_shares_one_id_and_usage_is_null_until_the_last_chunk(
 @given(chat_chunks())
 def test_sse_data_is_one_event_of_one_line(chunk: ChatCompletionChunk) -> None:
     """Rule: a chunk is framed as one `data:` line ended by a blank line."""
-    framed = chat.sse_data(chunk)
+    framed = chat_responses.sse_data(chunk)
     assert framed.startswith(b"data: ") and framed.endswith(b"\n\n")
     assert framed.count(b"\n") == 2
 
 
 def test_sse_constants_and_stream_error_bytes() -> None:
-    assert chat.SSE_DONE == b"data: [DONE]\n\n"
-    assert chat.SSE_KEEPALIVE == b": keep-alive\n\n"
-    assert chat.stream_error_data("claude crashed", "crashed") == (
+    assert chat_responses.SSE_DONE == b"data: [DONE]\n\n"
+    assert chat_responses.SSE_KEEPALIVE == b": keep-alive\n\n"
+    assert chat_responses.stream_error_data("claude crashed", "crashed") == (
         b'data: {"error":{"message":"claude crashed","type":"server_error","code":"crashed"}}\n\n'
     )
 
 
 def test_completion_without_usage_omits_the_key() -> None:
-    assert b'"usage"' not in encode_json(chat.chat_completion("chatcmpl-1", 7, "m", "Hi", "stop"))
-    with_usage = chat.chat_completion("chatcmpl-1", 7, "m", "Hi", "stop", usage=Usage(1, 2, 3))
+    assert b'"usage"' not in encode_json(
+        chat_responses.chat_completion("chatcmpl-1", 7, "m", "Hi", "stop")
+    )
+    with_usage = chat_responses.chat_completion(
+        "chatcmpl-1", 7, "m", "Hi", "stop", usage=Usage(1, 2, 3)
+    )
     assert encode_json(with_usage).endswith(
         b'"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,'
         b'"total_tokens":3}}'
@@ -365,14 +380,14 @@ def test_error_envelope_has_null_param_and_code_when_unknown() -> None:
 
 
 def test_model_list_bytes() -> None:
-    assert encode_json(chat.model_list("gpt-5", 7, "codex")) == (
+    assert encode_json(chat_responses.model_list("gpt-5", 7, "codex")) == (
         b'{"object":"list","data":[{"id":"gpt-5","object":"model","created":7,"owned_by":"codex"}]}'
     )
 
 
 def test_usage_from_session_counts_cached_input_as_prompt_tokens() -> None:
     usage = SessionUsage(input_tokens=1200, output_tokens=35, cached_input_tokens=1024)
-    assert chat.usage_from_session(usage) == Usage(1200, 35, 1235)
+    assert chat_responses.usage_from_session(usage) == Usage(1200, 35, 1235)
 
 
 @given(chat_completions(), st.lists(chat_chunks(), max_size=3))
