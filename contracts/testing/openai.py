@@ -18,7 +18,7 @@ what JSON round-trips exactly: no NaN, no infinity, integers within ±2**53.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 from msgspec import UNSET
@@ -60,15 +60,7 @@ KNOWN_REQUEST_FIELDS: frozenset[str] = frozenset(
 )
 """Every field name the request rules know; any other name must be ignored."""
 
-FAILED_KINDS: tuple[session.FailedKind, ...] = (
-    "not_installed",
-    "not_logged_in",
-    "timeout",
-    "crashed",
-    "protocol_error",
-    "cancelled",
-    "output_too_large",
-)
+FAILED_KINDS: tuple[session.FailedKind, ...] = get_args(session.FailedKind)
 
 _MAX_JSON_INT = 2**53
 _short_text = st.text(max_size=40)
