@@ -18,7 +18,7 @@ mismatches are common.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
@@ -30,6 +30,7 @@ from contracts.endpoint import (
     CapabilityMap,
     CapabilityValue,
     CompatibilityMetadata,
+    CompatibilityReason,
     CompatibilityResult,
     ConsumerManifest,
     DescriptorMetadata,
@@ -66,16 +67,7 @@ _NAMES = st.text(min_size=1, max_size=12)
 _CAPABILITY_NAMES = st.sampled_from(
     ["streaming", "tool_calling", "embeddings", "reasoning", "vision"]
 ) | st.text(max_size=10)
-_REASONS = st.sampled_from(
-    [
-        "protocol_match",
-        "runtime_kind_mismatch",
-        "management_mode_mismatch",
-        "unsupported_protocol",
-        "missing_streaming",
-        "missing_capability",
-    ]
-)
+_REASONS = st.sampled_from(get_args(CompatibilityReason))
 _PROFILE_CAPABILITIES = [
     "approval",
     "cost",
