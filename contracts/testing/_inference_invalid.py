@@ -46,13 +46,17 @@ _not_json_object = st.one_of(
 _not_string: st.SearchStrategy[Any] = st.one_of(
     st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.just({})
 )
+_NODE_ID_CHARS = string.ascii_letters + string.digits + "_-"
+#: Characters an implementation is most likely to let through by mistake.
+_LIKELY_MISTAKES = st.sampled_from([" ", "\n", "\t", ".", "/", ":", "@", "*", "é", "٣", "\x00"])
 _bad_node_ids = st.one_of(
+    st.builds(lambda a, bad: a + bad, st.text(string.ascii_letters, max_size=3), _LIKELY_MISTAKES),
     st.just(""),
     st.from_regex(r"[A-Za-z0-9_-]{65,80}", fullmatch=True),
     st.builds(
         lambda a, bad, b: a + bad + b,
         st.text(string.ascii_letters, max_size=5),
-        st.characters(exclude_characters=string.ascii_letters + string.digits + "_-"),
+        _LIKELY_MISTAKES | st.characters(exclude_characters=_NODE_ID_CHARS),
         st.text(string.ascii_letters, max_size=5),
     ),
 )

@@ -130,3 +130,12 @@ def test_every_rule_has_a_golden_example_and_applies_somewhere() -> None:
 def test_unknown_event_name_is_an_error_of_the_caller() -> None:
     with pytest.raises(UnknownEventError):
         validate("bus.inference.reboot.request", b"{}")
+
+
+@pytest.mark.parametrize(
+    "node_id", ["", "a b", "a\n", "a\nb", "a/b", "a.b", "a:b", "é", "٣", "a\x00", "x" * 65]
+)
+def test_node_id_refuses_the_likely_mistakes(node_id: str) -> None:
+    payload = msgspec.json.encode({"provider": "ollama", "node_id": node_id})
+    result = validate("bus.inference.status.request", payload)
+    assert isinstance(result, Invalid) and result.rules == (Rule.NODE_ID_FORMAT,)
