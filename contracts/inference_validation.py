@@ -25,11 +25,14 @@ import msgspec
 
 from contracts.inference import (
     INSTALL_REQUEST,
+    INSTALL_RESPONSE,
     MODEL_ENSURE_REQUEST,
+    MODEL_ENSURE_RESPONSE,
     PAYLOAD_TYPES,
-    REQUEST_NAMES,
     STATUS_REQUEST,
+    STATUS_RESPONSE,
     VERIFY_REQUEST,
+    VERIFY_RESPONSE,
     RequestPayload,
     ResponsePayload,
 )
@@ -138,19 +141,19 @@ RULES_FOR: Final[dict[str, tuple[Rule, ...]]] = {
     ),
     STATUS_REQUEST: (*_COMMON_RULES, *_REQUEST_RULES),
     VERIFY_REQUEST: (*_COMMON_RULES, *_REQUEST_RULES, Rule.CHECKS_KNOWN, Rule.CHECKS_UNIQUE),
-    "bus.inference.install.response": (
+    INSTALL_RESPONSE: (
         *_COMMON_RULES,
         *_RESPONSE_RULES,
         Rule.ACTION_NAMES,
         Rule.RUNTIME_STATUS_KNOWN,
     ),
-    "bus.inference.model.ensure.response": (*_COMMON_RULES, *_RESPONSE_RULES, Rule.ACTION_NAMES),
-    "bus.inference.status.response": (
+    MODEL_ENSURE_RESPONSE: (*_COMMON_RULES, *_RESPONSE_RULES, Rule.ACTION_NAMES),
+    STATUS_RESPONSE: (
         *_COMMON_RULES,
         *_RESPONSE_RULES,
         Rule.RUNTIME_STATUS_KNOWN,
     ),
-    "bus.inference.verify.response": (
+    VERIFY_RESPONSE: (
         *_COMMON_RULES,
         *_RESPONSE_RULES,
         Rule.CHECKS_KNOWN,
@@ -214,11 +217,6 @@ def validate_object(name: str, value: object) -> Payload | Invalid:
         return msgspec.convert(value, kind)
     except msgspec.ValidationError as error:
         return _diagnose(name, str(error))
-
-
-def is_request(name: str) -> bool:
-    """True for the four request names."""
-    return name in REQUEST_NAMES
 
 
 def encode_payload(payload: Payload) -> bytes:
