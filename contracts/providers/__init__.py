@@ -18,12 +18,15 @@ from types import MappingProxyType
 
 from contracts.providers._profile import (
     COMPLETION_CAPABILITIES,
+    PASSTHROUGH_ENV,
+    CliDriver,
     CommandLine,
     LineDecoder,
     ProviderProfile,
     Publication,
     is_published,
     publication,
+    scrubbed_environment,
 )
 from contracts.providers.amp import AMP
 from contracts.providers.claude import CLAUDE
@@ -36,7 +39,9 @@ __all__ = [
     "CODEX",
     "COMPLETION_CAPABILITIES",
     "GEMINI",
+    "PASSTHROUGH_ENV",
     "PROFILES",
+    "CliDriver",
     "CommandLine",
     "LineDecoder",
     "ProviderProfile",
@@ -44,6 +49,7 @@ __all__ = [
     "is_published",
     "profile",
     "publication",
+    "scrubbed_environment",
 ]
 
 PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(

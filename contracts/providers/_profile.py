@@ -23,18 +23,23 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     # Only for annotations: contracts.session owns the event union, and importing it at
     # run time is not needed for a Protocol.
     from contracts.session import SessionEvent
 
 __all__ = [
     "COMPLETION_CAPABILITIES",
+    "PASSTHROUGH_ENV",
+    "CliDriver",
     "CommandLine",
     "LineDecoder",
     "ProviderProfile",
     "Publication",
     "is_published",
     "publication",
+    "scrubbed_environment",
 ]
 
 COMPLETION_CAPABILITIES: frozenset[str] = frozenset(
@@ -148,15 +153,105 @@ class CommandLine(msgspec.Struct, frozen=True, kw_only=True):
 class LineDecoder(Protocol):
     """Turns one CLI's stdout, line by line, into session events.
 
-    One decoder per session: it may keep state (e.g. whether token deltas were seen, so
-    a whole message is not counted twice). Unknown lines are kept as raw events, never
-    fatal (SPEC §4.1).
+    One decoder per session: it keeps state (whether token deltas were seen, so a whole
+    message is not counted twice; the text so far; the result line). The session actor
+    drives it and owns everything with a clock or a process (timeouts, cancellation,
+    output size, a missing executable); the decoder owns what the CLI *said*.
+
+    The contract, which every provider's decoder keeps:
+
+    - :meth:`feed` gets one stdout line without its newline and returns zero or more of
+      Started, TextDelta, Message, Usage and Warning. A blank line gives ``[]``. A JSON
+      object of an unknown type is ignored (kept tolerant across CLI versions, never
+      fatal). A line that is not a JSON object breaks the stream-json protocol: ``feed``
+      returns ``[Failed(kind="protocol_error", ...)]`` and the actor ends the run.
+    - :attr:`done` turns True once the CLI has reported its final result, so the actor
+      can stop waiting for more output and let the process exit.
+    - :meth:`finish` gets the exit code (negative for a signal, as Python reports it)
+      and the stderr tail, and returns the closing events: a Usage not yet sent (amp
+      sums its assistant lines), then exactly one Finished or Failed. A reported
+      success is Finished whatever the exit code; a login failure is
+      ``not_logged_in``; exit 0 without a result is ``protocol_error``; any other end
+      without a result is ``crashed``.
+    - No event carries the CLI's stderr or a credential except ``Failed.stderr_tail``,
+      which the actor fills in, not the decoder.
     """
+
+    @property
+    def done(self) -> bool:
+        """True once the CLI's final result line has been decoded."""
+        ...
 
     def feed(self, line: bytes) -> list[SessionEvent]:
         """Decode one stdout line (without its newline) into zero or more events."""
         ...
 
     def finish(self, exit_code: int | None, stderr_tail: str) -> list[SessionEvent]:
-        """Classify the end of the run: the terminal events once the process exited."""
+        """Classify the end of the run: the closing events once the process exited."""
         ...
+
+
+class CliDriver(Protocol):
+    """Everything the session actor needs to know to run one provider's CLI (SPEC §4.1).
+
+    One per provider module (``contracts.providers.claude.DRIVER`` …). All of it is
+    pure: the actor supplies the executable it resolved, the model and the directories;
+    the driver answers with argv, fixed environment and a fresh decoder.
+    """
+
+    @property
+    def profile(self) -> ProviderProfile:
+        """The provider's facts (id, executable name, auth variables, capabilities)."""
+        ...
+
+    @property
+    def credential_files(self) -> tuple[str, ...]:
+        """Paths relative to HOME that hold the CLI's login, copied into an isolated HOME."""
+        ...
+
+    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+        """The headless completion-only command line; the prompt is never part of it."""
+        ...
+
+    def fixed_env(self) -> Mapping[str, str]:
+        """Variables the completion-only posture sets for this CLI (never credentials)."""
+        ...
+
+    def decoder(self) -> LineDecoder:
+        """A fresh decoder for one session."""
+        ...
+
+
+PASSTHROUGH_ENV: tuple[str, ...] = ("PATH", "HOME", "LANG", "TMPDIR")
+"""The variables every session inherits from the operator's environment (SPEC §4.3)."""
+
+
+def scrubbed_environment(
+    source: Mapping[str, str],
+    profile: ProviderProfile,
+    *,
+    fixed: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
+    home: str | None = None,
+) -> dict[str, str]:
+    """The environment of one session: nothing of ``source`` but what SPEC §4.3 allows.
+
+    PATH, HOME, LANG and TMPDIR and the provider's own auth variables pass through;
+    ``fixed`` (the driver's completion-only settings) and ``extra`` (the operator's
+    configured additions, e.g. a base URL) are laid over them; ``home`` replaces HOME
+    when the session runs with an isolated home. Everything else, CLAUDECODE included,
+    is dropped::
+
+        >>> from contracts.providers import CLAUDE
+        >>> scrubbed_environment({"PATH": "/bin", "CLAUDECODE": "1", "SECRET": "x",
+        ...                       "ANTHROPIC_API_KEY": "k"}, CLAUDE)
+        {'PATH': '/bin', 'ANTHROPIC_API_KEY': 'k'}
+    """
+    allowed = (*PASSTHROUGH_ENV, *profile.auth_env)
+    env = {name: source[name] for name in allowed if name in source}
+    env.update(fixed or {})
+    env.update(extra or {})
+    if home is not None:
+        env["HOME"] = home
+    env.pop("CLAUDECODE", None)
+    return env
