@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +20,21 @@ settings.register_profile("ci", parent=settings.get_profile("default"), max_exam
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
-def _children_of(pid: int) -> set[int]:
-    """Every live descendant of ``pid``, read from /proc (no extra dependency)."""
-    parents: dict[int, int] = {}
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants, so a grandchild a CLI left behind is still ours to see.
+
+    Without this an orphan is re-parented to init and escapes the guard below.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _processes() -> dict[int, tuple[int, str, int]]:
+    """pid → (parent pid, state, session id) of every process, read from /proc."""
+    table: dict[int, tuple[int, str, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -29,25 +43,49 @@ def _children_of(pid: int) -> set[int]:
         except OSError:
             continue
         # The command name may hold spaces and parentheses: split after the last ')'.
-        # A zombie counts too: it was never reaped.
         fields = stat.rsplit(")", 1)[1].split()
-        parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
+        table[int(entry.name)] = (int(fields[1]), fields[0], int(fields[3]))
+    return table
+
+
+def _descendants_of(pid: int) -> dict[int, tuple[int, str, int]]:
+    """Every descendant of ``pid`` (zombies included) with its parent, state and session."""
+    table = _processes()
+    found: dict[int, tuple[int, str, int]] = {}
     frontier = [pid]
     while frontier:
         parent = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == parent and child not in found:
-                found.add(child)
+        for child, row in table.items():
+            if row[0] == parent and child not in found:
+                found[child] = row
                 frontier.append(child)
     return found
+
+
+def _leaked(before: set[int]) -> list[int]:
+    """Descendants that outlived the run: alive, or a session leader nobody reaped.
+
+    Zombies of adopted orphans (a grandchild killed with its group) are dead: reap them.
+    """
+    me = os.getpid()
+    leaked = []
+    for pid, (parent, state, session) in _descendants_of(me).items():
+        if pid in before:
+            continue
+        if state == "Z" and parent == me and session != pid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            continue
+        leaked.append(pid)
+    return sorted(leaked)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_process_outlives_the_run() -> Iterator[None]:
     """Fail the run if any descendant process of the test run is still alive at the end."""
-    before = _children_of(os.getpid())
+    _become_subreaper()
+    before = set(_descendants_of(os.getpid()))
     yield
-    leaked = _children_of(os.getpid()) - before
+    leaked = _leaked(before)
     if leaked:
-        pytest.fail(f"child processes outlived the test run: {sorted(leaked)}", pytrace=False)
+        pytest.fail(f"child processes outlived the test run: {leaked}", pytrace=False)

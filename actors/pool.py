@@ -1,0 +1,113 @@
+"""The warm pool: CLI sessions spawned ahead of time and parked on stdin (SPEC §4.5).
+
+A CLI spends most of its start-up before it reads its prompt, so a request that finds a
+parked session pays only for writing the prompt. The pool is a long-lived task under a
+supervisor; its sessions are children of the session supervisor like any other, so
+the pool only asks for them (``start``) and keeps ``size`` of them parked::
+
+    pool = WarmPool(spec, size=1, start=start_session)
+    await nursery.start(pool.run)
+    session = await pool.acquire()          # parked if one is ready, else a cold start
+    events = session.submit("Say hi")
+
+A taken session is replaced at once; a parked one that dies is replaced after an
+exponential back-off (so a CLI that cannot start does not spin); when the pool stops
+(its lease is released) every parked session is cancelled and reaped before ``run``
+returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from actors.session import Session, SessionSpec
+
+__all__ = ["WarmPool"]
+
+log = logging.getLogger("asm.pool")
+
+_BACKOFF_START, _BACKOFF_MAX = 0.05, 30.0
+_HEALTHY_AFTER = 1.0  # a parked session that lived this long resets the back-off
+
+
+class WarmPool:
+    """Keeps ``size`` sessions of one spec parked; hands them out one prompt each."""
+
+    def __init__(
+        self, spec: SessionSpec, size: int, start: Callable[[SessionSpec], Awaitable[Session]]
+    ) -> None:
+        self.spec = spec
+        self.size = size
+        self._start = start
+        self._parked: list[Session] = []
+        self._wake = trio.Event()
+        self._backoff = 0.0
+
+    @property
+    def parked(self) -> int:
+        """How many sessions are parked right now."""
+        return sum(1 for session in self._parked if session.parked)
+
+    async def acquire(self) -> Session:
+        """A parked session when one is ready, else a freshly started (cold) one."""
+        while self._parked:
+            session = self._parked.pop(0)
+            if session.parked:
+                self._wake.set()
+                return session
+        self._wake.set()
+        return await self._start(self.spec)
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[WarmPool] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Fill and refill the pool until cancelled; then reap every parked session."""
+        try:
+            async with trio.open_nursery() as watchers:
+                task_status.started(self)
+                while True:
+                    self._parked = [session for session in self._parked if session.parked]
+                    while len(self._parked) < self.size:
+                        await self._park_one(watchers)
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._drain()
+
+    async def _park_one(self, watchers: trio.Nursery) -> None:
+        if self._backoff:
+            await trio.sleep(self._backoff)
+        session = await self._start(self.spec)
+        self._parked.append(session)
+        watchers.start_soon(self._watch, session, trio.current_time())
+
+    async def _watch(self, session: Session, since: float) -> None:
+        await session.ended.wait()
+        if session in self._parked:
+            # It died parked: replace it, backing off if it did not live long.
+            self._parked.remove(session)
+            lived = trio.current_time() - since
+            if lived >= _HEALTHY_AFTER:
+                self._backoff = 0.0
+            else:
+                self._backoff = min(max(self._backoff * 2, _BACKOFF_START), _BACKOFF_MAX)
+            log.warning(
+                "%s parked session ended after %.2f s; replacing in %.2f s",
+                session.provider,
+                lived,
+                self._backoff,
+            )
+        elif self._backoff and trio.current_time() - since >= _HEALTHY_AFTER:
+            self._backoff = 0.0
+        self._wake.set()
+
+    async def _drain(self) -> None:
+        parked, self._parked = self._parked, []
+        for session in parked:
+            session.cancel()
+        for session in parked:
+            await session.ended.wait()

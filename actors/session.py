@@ -1,0 +1,374 @@
+"""The session actor: one CLI run, owned from spawn to reap (SPEC §4.4).
+
+A :class:`SessionActor` is a temporary child of the session supervisor. It spawns the
+CLI in a private directory with a scrubbed environment, reports a :class:`Session`
+handle as soon as the process exists (so a warm pool can park it on stdin), waits for
+a prompt, writes it and closes stdin, then turns stdout lines into session events with
+the provider's decoder under three timers. However the run ends — a result, a timer, a
+broken line, the consumer going away, the system stopping — the shielded shutdown
+ladder reaps the whole process group before the actor returns, and exactly one
+``Finished`` or ``Failed`` is the last event the consumer sees (if it is still there)::
+
+    async with trio.open_nursery() as nursery:
+        session = await nursery.start(SessionActor(spec).run)
+        events = await session.submit("Say hi")
+        async for event in events:
+            print(event)
+
+Timers (each ends the run with ``Failed(kind="timeout")``): the first-event deadline
+runs from the prompt to the first *answer* event (text, a whole message, usage or the
+result; a start line or a retry warning is not an answer, so a CLI retrying an
+unreachable vendor times out here); the idle timer runs between stdout lines after
+that; the whole-run timer runs from the prompt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import msgspec
+import trio
+
+from actors.child_process import (
+    ChildProcess,
+    Ladder,
+    LineTooLong,
+    StderrTail,
+    read_lines,
+    reap,
+    spawn,
+)
+from contracts.providers import CliDriver
+from contracts.session import (
+    Failed,
+    Finished,
+    Message,
+    SessionEvent,
+    Started,
+    TextDelta,
+    Usage,
+)
+
+__all__ = ["ProcessLedger", "Session", "SessionActor", "SessionEnded", "SessionSpec", "Timers"]
+
+log = logging.getLogger("asm.session")
+
+_ANSWER_EVENTS = (TextDelta, Message, Usage, Finished)
+_EVENT_BUFFER = 16
+
+
+@dataclass(frozen=True)
+class Timers:
+    """The three session timers, in seconds (defaults from SPEC §4.4)."""
+
+    first_event: float = 60.0
+    idle: float = 300.0
+    total: float = 600.0
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """Everything one run needs; built by :func:`actors.launch.session_spec`.
+
+    ``env`` is already scrubbed (SPEC §4.3); the actor adds only HOME (when
+    ``isolate_home``) and TMPDIR, both pointing into the session's private directory.
+    """
+
+    driver: CliDriver
+    model: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    work_root: str
+    timers: Timers = field(default_factory=Timers)
+    ladder: Ladder = field(default_factory=Ladder)
+    isolate_home: bool = False
+    operator_home: str | None = None
+
+
+class ProcessLedger(Protocol):
+    """Where live process groups are written down, so a restart can sweep orphans."""
+
+    def record(self, pgid: int) -> None: ...
+
+    def forget(self, pgid: int) -> None: ...
+
+
+class SessionEnded(Exception):
+    """The session can take no prompt: it was used already, or its process has ended."""
+
+
+@dataclass(eq=False)
+class Session:
+    """The handle of one session actor: give it one prompt, read its events.
+
+    ``pid`` is the CLI's pid (also its process-group id), None when it could not start.
+    Closing the event channel, or :meth:`cancel`, ends the run; ``ended`` is set once
+    the process group is reaped and the private directory removed.
+    """
+
+    provider: str
+    model: str
+    pid: int | None = None
+    ended: trio.Event = field(default_factory=trio.Event)
+    _prompts: tuple[trio.MemorySendChannel[str], trio.MemoryReceiveChannel[str]] = field(
+        default_factory=lambda: trio.open_memory_channel[str](1)
+    )
+    _events: tuple[
+        trio.MemorySendChannel[SessionEvent], trio.MemoryReceiveChannel[SessionEvent]
+    ] = field(default_factory=lambda: trio.open_memory_channel[SessionEvent](_EVENT_BUFFER))
+    _scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    _submitted: bool = False
+
+    @property
+    def parked(self) -> bool:
+        """True while the process is up and waiting for its prompt."""
+        return not self._submitted and not self.ended.is_set()
+
+    def submit(self, prompt: str) -> trio.MemoryReceiveChannel[SessionEvent]:
+        """Hand the prompt over; returns the channel the events arrive on."""
+        if not self.parked:
+            raise SessionEnded(f"{self.provider} session can take no prompt")
+        self._submitted = True
+        self._prompts[0].send_nowait(prompt)
+        return self._events[1]
+
+    def cancel(self) -> None:
+        """End the run now; the ladder still reaps the process group."""
+        self._scope.cancel()
+
+
+class SessionActor:
+    """Runs one :class:`SessionSpec`; start it with ``nursery.start(actor.run)``."""
+
+    def __init__(self, spec: SessionSpec, ledger: ProcessLedger | None = None) -> None:
+        self.spec = spec
+        self._ledger = ledger
+        self.session = Session(provider=spec.driver.profile.id, model=spec.model)
+        self._decoder = spec.driver.decoder()
+        self._started_sent = False
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Spawn, report the handle, converse, reap. Never raises for a CLI's failure."""
+        session = self.session
+        private = Path(tempfile.mkdtemp(prefix=f"asm-{session.provider}-", dir=self.spec.work_root))
+        try:
+            with session._scope:
+                await self._run_in(private, task_status)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(shutil.rmtree, private, True)
+            session._events[0].close()
+            session.ended.set()
+
+    async def _run_in(self, private: Path, task_status: trio.TaskStatus[Session]) -> None:
+        session = self.session
+        try:
+            child = await spawn(
+                self.spec.argv, env=self._environment(private), cwd=str(private / "work")
+            )
+        except OSError as exc:
+            task_status.started(session)
+            await self._fail_before_start(exc)
+            return
+        session.pid = child.pid
+        if self._ledger is not None:
+            self._ledger.record(child.pgid)
+        log.debug("%s session spawned, pid %d", session.provider, child.pid)
+        task_status.started(session)
+        tail = StderrTail()
+        lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](_EVENT_BUFFER)
+        drains = trio.CancelScope(shield=True)  # drains outlive a cancellation until reaped
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._drain, drains, child, lines_send, tail)
+            ending: Failed | None = None
+            try:
+                ending = await self._converse(child, lines)
+            except trio.Cancelled:
+                ending = Failed(kind="cancelled", message=f"{session.provider} session cancelled")
+                raise
+            finally:
+                lines.close()
+                code = await reap(child, self.spec.ladder)
+                if self._ledger is not None:
+                    self._ledger.forget(child.pgid)
+                drains.cancel()
+                await self._close(ending, code, tail.text())
+
+    async def _drain(
+        self,
+        scope: trio.CancelScope,
+        child: ChildProcess,
+        lines: trio.MemorySendChannel[bytes | LineTooLong],
+        tail: StderrTail,
+    ) -> None:
+        process = child.process
+        assert process.stdout is not None and process.stderr is not None
+        with scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read_lines, process.stdout, lines)
+                nursery.start_soon(tail.drain, process.stderr)
+
+    def _environment(self, private: Path) -> dict[str, str]:
+        env = dict(self.spec.env)
+        for name in ("work", "tmp"):
+            (private / name).mkdir(mode=0o700)
+        env["TMPDIR"] = str(private / "tmp")
+        if self.spec.isolate_home:
+            env["HOME"] = str(_seed_home(private / "home", self.spec))
+        return env
+
+    async def _await_prompt(self, child: ChildProcess) -> str | None:
+        """The prompt, or None when the parked process exits (or is cancelled) first."""
+        prompt: str | None = None
+        async with trio.open_nursery() as race:
+
+            async def watch_exit() -> None:
+                await trio.lowlevel.wait_readable(child.pidfd)
+                race.cancel_scope.cancel()
+
+            race.start_soon(watch_exit)
+            with contextlib.suppress(trio.EndOfChannel):
+                prompt = await self.session._prompts[1].receive()
+            race.cancel_scope.cancel()
+        return prompt
+
+    async def _converse(
+        self, child: ChildProcess, lines: trio.MemoryReceiveChannel[bytes | LineTooLong]
+    ) -> Failed | None:
+        """Prompt in, events out. Returns our own Failed, or None to let the decoder end."""
+        provider, timers = self.session.provider, self.spec.timers
+        prompt = await self._await_prompt(child)
+        if prompt is None:
+            return Failed(kind="crashed", message=f"{provider} exited before it got a prompt")
+        stdin = child.process.stdin
+        assert stdin is not None
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stdin.send_all(prompt.encode("utf-8", errors="replace"))
+            await stdin.aclose()
+        decoder = self._decoder
+        now = trio.current_time()
+        first_deadline, answered = now + timers.first_event, False
+        with trio.move_on_at(now + timers.total) as whole:
+            while True:
+                deadline = first_deadline if not answered else trio.current_time() + timers.idle
+                item: bytes | LineTooLong | None = None
+                with trio.move_on_at(deadline), contextlib.suppress(trio.EndOfChannel):
+                    item = await lines.receive()
+                    if item is None:  # pragma: no cover - the channel never carries None
+                        return None
+                if item is None:
+                    if trio.current_time() < deadline:
+                        return None  # stdout closed: the decoder classifies the end
+                    which = "first-event" if not answered else "idle"
+                    limit = timers.first_event if not answered else timers.idle
+                    return Failed(
+                        kind="timeout",
+                        message=f"{provider}: {which} deadline of {limit:g} s passed",
+                    )
+                if isinstance(item, LineTooLong):
+                    return Failed(kind="output_too_large", message=f"{provider}: {item}")
+                for event in decoder.feed(item):
+                    if isinstance(event, Failed):
+                        return event
+                    answered = answered or isinstance(event, _ANSWER_EVENTS)
+                    await self._emit(event)
+                if decoder.done:
+                    return None
+        assert whole.cancelled_caught
+        return Failed(kind="timeout", message=f"{provider}: run passed {timers.total:g} s")
+
+    async def _emit(self, event: SessionEvent) -> None:
+        """Send one event, Started first; a consumer that left cancels the run."""
+        if isinstance(event, Started):
+            if self._started_sent:
+                return
+            self._started_sent = True
+        elif not self._started_sent:
+            await self._emit(Started(provider=self.session.provider, model=self.spec.model))
+        try:
+            await self.session._events[0].send(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            log.debug("%s session: consumer went away", self.session.provider)
+            self.session.cancel()
+            await trio.lowlevel.checkpoint()
+
+    async def _fail_before_start(self, exc: OSError) -> None:
+        """The executable could not run: the prompt gets ``Failed(not_installed)``."""
+        executable = self.spec.argv[0] if self.spec.argv else "?"
+        failed = Failed(
+            kind="not_installed",
+            message=f"{self.session.provider}: cannot run {executable!r}: {exc.strerror or exc}",
+        )
+        with contextlib.suppress(trio.EndOfChannel):
+            await self.session._prompts[1].receive()
+            await self._send_closing([failed])
+
+    async def _close(self, ending: Failed | None, exit_code: int, stderr_tail: str) -> None:
+        """Send the closing events: ours, or the decoder's classification of the exit."""
+        closing = [ending] if ending is not None else self._decoder.finish(exit_code, stderr_tail)
+        tail = _redact(stderr_tail, self.spec) or None
+        events = [
+            msgspec.structs.replace(
+                event,
+                exit_code=exit_code if event.exit_code is None else event.exit_code,
+                stderr_tail=tail,
+            )
+            if isinstance(event, Failed)
+            else event
+            for event in closing
+        ]
+        for event in events:
+            if isinstance(event, Failed):
+                log.info(
+                    "%s session failed: %s: %s", self.session.provider, event.kind, event.message
+                )
+        await self._send_closing(events)
+
+    async def _send_closing(self, events: list[SessionEvent]) -> None:
+        """Deliver the last events: waiting a little for a slow consumer, never for a gone one."""
+        send = self.session._events[0]
+        with trio.CancelScope(shield=True), trio.move_on_after(self.spec.timers.idle):
+            for event in events:
+                if self.session._scope.cancel_called:
+                    with contextlib.suppress(
+                        trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+                    ):
+                        send.send_nowait(event)
+                    continue
+                try:
+                    await self._emit(event)
+                except trio.Cancelled:  # pragma: no cover - shielded
+                    raise
+
+
+def _redact(text: str, spec: SessionSpec) -> str:
+    """``text`` with the values of the provider's auth variables cut out."""
+    for name in spec.driver.profile.auth_env:
+        value = spec.env.get(name, "")
+        if len(value) >= 8:
+            text = text.replace(value, "[redacted]")
+    return text
+
+
+def _seed_home(home: Path, spec: SessionSpec) -> Path:
+    """A private HOME holding read-only copies of the CLI's login files, nothing else."""
+    home.mkdir(mode=0o700)
+    source = Path(spec.operator_home) if spec.operator_home else None
+    for relative in spec.driver.credential_files:
+        original = source / relative if source is not None else None
+        if original is None or not original.is_file():
+            continue
+        copy = home / relative
+        copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(original, copy)
+        copy.chmod(0o400)
+    return home

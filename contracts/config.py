@@ -1,0 +1,76 @@
+"""The ``asm.toml`` configuration: typed, validated once, with every default in one place.
+
+Sections grow with the capabilities behind them; unknown keys are refused so a typo is
+an error, not a silently ignored setting::
+
+    >>> from contracts.config import parse_config
+    >>> config = parse_config(b'[providers.claude]\\npool_size = 2\\n')
+    >>> config.providers["claude"].pool_size
+    2
+    >>> config.sessions.first_event_timeout
+    60.0
+
+Config files may name secrets only through the environment they hand a CLI; the
+session logs never print a provider's environment.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["Config", "ConfigError", "ProviderSettings", "SessionSettings", "parse_config"]
+
+_Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[providers.<id>]``: how to run one provider's CLI.
+
+    ``executable`` is used when ``ASM_<PROVIDER>_BIN`` is unset (SPEC §4.1);
+    ``extra_args`` go after the completion-only flags (e.g. a codex model provider);
+    ``env`` is added to the scrubbed environment (e.g. a base URL); ``pool_size`` parked
+    sessions are kept per lease (SPEC §4.5).
+    """
+
+    executable: str | None = None
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = {}
+    isolate_home: bool = False
+    pool_size: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
+
+
+class SessionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[sessions]``: the timers and the shutdown ladder of every CLI session (SPEC §4.4)."""
+
+    first_event_timeout: _Seconds = 60.0
+    idle_timeout: _Seconds = 300.0
+    run_timeout: _Seconds = 600.0
+    exit_grace: _Seconds = 2.0
+    terminate_grace: _Seconds = 3.0
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration; ``Config()`` is the default."""
+
+    providers: dict[str, ProviderSettings] = {}
+    sessions: SessionSettings = msgspec.field(default_factory=SessionSettings)
+
+    def provider(self, provider_id: str) -> ProviderSettings:
+        """The settings of ``provider_id``, defaults when the file does not name it."""
+        return self.providers.get(provider_id) or ProviderSettings()
+
+
+class ConfigError(ValueError):
+    """The configuration is not valid; the message names the key and the reason."""
+
+
+def parse_config(data: bytes | str) -> Config:
+    """Parse and validate TOML text; raises :class:`ConfigError` with a clear message."""
+    try:
+        return msgspec.toml.decode(data, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"configuration is not valid TOML: {exc}") from None
