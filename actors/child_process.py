@@ -42,6 +42,7 @@ __all__ = [
     "StderrTail",
     "read_lines",
     "reap",
+    "signal_group",
     "spawn",
 ]
 

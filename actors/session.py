@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import signal
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from actors.child_process import (
     StderrTail,
     read_lines,
     reap,
+    signal_group,
     spawn,
 )
 from contracts.providers import CliDriver
@@ -192,8 +194,11 @@ class SessionActor:
             ending: Failed | None = None
             try:
                 ending = await self._converse(child, lines)
-            except trio.Cancelled:
-                ending = Failed(kind="cancelled", message=f"{session.provider} session cancelled")
+            except BaseException as exc:
+                if _is_cancellation(exc):
+                    ending = Failed(
+                        kind="cancelled", message=f"{session.provider} session cancelled"
+                    )
                 raise
             finally:
                 lines.close()
@@ -245,7 +250,7 @@ class SessionActor:
         self, child: ChildProcess, lines: trio.MemoryReceiveChannel[bytes | LineTooLong]
     ) -> Failed | None:
         """Prompt in, events out. Returns our own Failed, or None to let the decoder end."""
-        provider, timers = self.session.provider, self.spec.timers
+        provider = self.session.provider
         prompt = await self._await_prompt(child)
         if prompt is None:
             return Failed(kind="crashed", message=f"{provider} exited before it got a prompt")
@@ -254,7 +259,18 @@ class SessionActor:
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await stdin.send_all(prompt.encode("utf-8", errors="replace"))
             await stdin.aclose()
-        decoder = self._decoder
+        async with trio.open_nursery() as nursery:
+            # The leader may exit while a helper it left still holds stdout open; sweep
+            # the group at once so stdout ends and the decoder can classify the exit.
+            nursery.start_soon(_sweep_group_on_exit, child)
+            ending = await self._read_events(lines)
+            nursery.cancel_scope.cancel()
+        return ending
+
+    async def _read_events(
+        self, lines: trio.MemoryReceiveChannel[bytes | LineTooLong]
+    ) -> Failed | None:
+        provider, timers, decoder = self.session.provider, self.spec.timers, self._decoder
         now = trio.current_time()
         first_deadline, answered = now + timers.first_event, False
         with trio.move_on_at(now + timers.total) as whole:
@@ -263,8 +279,6 @@ class SessionActor:
                 item: bytes | LineTooLong | None = None
                 with trio.move_on_at(deadline), contextlib.suppress(trio.EndOfChannel):
                     item = await lines.receive()
-                    if item is None:  # pragma: no cover - the channel never carries None
-                        return None
                 if item is None:
                     if trio.current_time() < deadline:
                         return None  # stdout closed: the decoder classifies the end
@@ -310,6 +324,7 @@ class SessionActor:
         )
         with contextlib.suppress(trio.EndOfChannel):
             await self.session._prompts[1].receive()
+            self._started_sent = True  # nothing started: the failure is the only event
             await self._send_closing([failed])
 
     async def _close(self, ending: Failed | None, exit_code: int, stderr_tail: str) -> None:
@@ -344,10 +359,19 @@ class SessionActor:
                     ):
                         send.send_nowait(event)
                     continue
-                try:
-                    await self._emit(event)
-                except trio.Cancelled:  # pragma: no cover - shielded
-                    raise
+                await self._emit(event)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """True for Cancelled, alone or as the only kind in a group (nurseries wrap it)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
+
+
+async def _sweep_group_on_exit(child: ChildProcess) -> None:
+    await trio.lowlevel.wait_readable(child.pidfd)
+    signal_group(child, signal.SIGKILL)
 
 
 def _redact(text: str, spec: SessionSpec) -> str:
