@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from actors.query_command import add_query_parser, run_query
 from contracts import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVE_PARTS: tuple[tuple[str, bool], ...] = (
     ("contracts: endpoint, OpenAI, session, bus.inference and Bus Events types and rules", True),
     ("bus-integration-inference command", True),
-    ("supervised CLI sessions (claude, codex, gemini, amp)", False),
+    ("supervised CLI sessions (claude, codex, gemini, amp), warm pool, asm query", True),
     ("lease-backed OpenAI-compatible endpoints and admin routes", False),
     ("Bus Events API on the embedded sqlite log", False),
     ("inference bridge and the Ollama provider", False),
@@ -41,6 +42,7 @@ def _parser() -> _Parser:
     serve.add_argument("--bind", default="127.0.0.1:8787", help="loopback host:port")
     serve.add_argument("--store", default=None, help="memory | sqlite:PATH | redis://HOST:PORT/DB")
     serve.add_argument("--state-dir", default=".asm", help="state directory")
+    add_query_parser(commands)
     return parser
 
 
@@ -49,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve_not_built()
+    if args.command == "query":
+        return run_query(args)
     return EXIT_USAGE  # pragma: no cover - argparse requires a known subcommand
 
 
