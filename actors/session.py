@@ -111,13 +111,15 @@ class Session:
     """The handle of one session actor: give it one prompt, read its events.
 
     ``pid`` is the CLI's pid (also its process-group id), None when it could not start.
-    Closing the event channel, or :meth:`cancel`, ends the run; ``ended`` is set once
-    the process group is reaped and the private directory removed.
+    Closing the event channel, or :meth:`cancel`, ends the run; ``reaped`` is set once
+    the process group is reaped and the last event sent (the event channel is then
+    closed), ``ended`` once the private directory is removed as well.
     """
 
     provider: str
     model: str
     pid: int | None = None
+    reaped: trio.Event = field(default_factory=trio.Event)
     ended: trio.Event = field(default_factory=trio.Event)
     _prompts: tuple[trio.MemorySendChannel[str], trio.MemoryReceiveChannel[str]] = field(
         default_factory=lambda: trio.open_memory_channel[str](1)
@@ -167,8 +169,10 @@ class SessionActor:
                 await self._run_in(private, task_status)
         finally:
             with trio.CancelScope(shield=True):
+                # In a thread: removing even an empty directory can hold the loop for ms.
                 await trio.to_thread.run_sync(shutil.rmtree, private, True)
             session._events[0].close()
+            session.reaped.set()
             session.ended.set()
 
     async def _run_in(self, private: Path, task_status: trio.TaskStatus[Session]) -> None:
@@ -189,24 +193,33 @@ class SessionActor:
         tail = StderrTail()
         lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](_EVENT_BUFFER)
         drains = trio.CancelScope(shield=True)  # drains outlive a cancellation until reaped
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._drain, drains, child, lines_send, tail)
-            ending: Failed | None = None
-            try:
-                ending = await self._converse(child, lines)
-            except BaseException as exc:
-                if _is_cancellation(exc):
-                    ending = Failed(
-                        kind="cancelled", message=f"{session.provider} session cancelled"
-                    )
-                raise
-            finally:
-                lines.close()
-                code = await reap(child, self.spec.ladder)
-                if self._ledger is not None:
-                    self._ledger.forget(child.pgid)
-                drains.cancel()
-                await self._close(ending, code, tail.text())
+        ending: Failed | None = None
+        code: int | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._drain, drains, child, lines_send, tail)
+                try:
+                    ending = await self._converse(child, lines)
+                except BaseException as exc:
+                    if _is_cancellation(exc):
+                        ending = Failed(
+                            kind="cancelled", message=f"{session.provider} session cancelled"
+                        )
+                    raise
+                finally:
+                    lines.close()
+                    code = await reap(child, self.spec.ladder)
+                    if self._ledger is not None:
+                        self._ledger.forget(child.pgid)
+                    drains.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await child.close_output()
+                if code is not None:
+                    await self._close(ending, code, tail.text())
+                # Done for the consumer; removing the private directory can take a while.
+                session._events[0].close()
+                session.reaped.set()
 
     async def _drain(
         self,
@@ -215,12 +228,10 @@ class SessionActor:
         lines: trio.MemorySendChannel[bytes | LineTooLong],
         tail: StderrTail,
     ) -> None:
-        process = child.process
-        assert process.stdout is not None and process.stderr is not None
         with scope:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(read_lines, process.stdout, lines)
-                nursery.start_soon(tail.drain, process.stderr)
+                nursery.start_soon(read_lines, child.stdout, lines)
+                nursery.start_soon(tail.drain, child.stderr)
 
     def _environment(self, private: Path) -> dict[str, str]:
         env = dict(self.spec.env)
@@ -254,8 +265,7 @@ class SessionActor:
         prompt = await self._await_prompt(child)
         if prompt is None:
             return Failed(kind="crashed", message=f"{provider} exited before it got a prompt")
-        stdin = child.process.stdin
-        assert stdin is not None
+        stdin = child.stdin
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await stdin.send_all(prompt.encode("utf-8", errors="replace"))
             await stdin.aclose()
@@ -349,17 +359,21 @@ class SessionActor:
         await self._send_closing(events)
 
     async def _send_closing(self, events: list[SessionEvent]) -> None:
-        """Deliver the last events: waiting a little for a slow consumer, never for a gone one."""
+        """Deliver the last events: waiting a little for a slow consumer, never for a gone one.
+
+        After a cancellation nobody may be reading, so the events go only if there is room.
+        """
+        cancelled = any(isinstance(e, Failed) and e.kind == "cancelled" for e in events)
         send = self.session._events[0]
         with trio.CancelScope(shield=True), trio.move_on_after(self.spec.timers.idle):
             for event in events:
-                if self.session._scope.cancel_called:
-                    with contextlib.suppress(
-                        trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
-                    ):
-                        send.send_nowait(event)
+                if not cancelled:
+                    await self._emit(event)
                     continue
-                await self._emit(event)
+                with contextlib.suppress(
+                    trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+                ):
+                    send.send_nowait(event)
 
 
 def _is_cancellation(exc: BaseException) -> bool:

@@ -141,8 +141,8 @@ class System:
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion and read its events; leaving the block ends the run.
 
-        The CLI is reaped (within the shutdown ladder) before the block is left, whether
-        the events were read to the end or not.
+        The CLI's process group is reaped (within the shutdown ladder) before the block is
+        left, whether the events were read to the end or not.
         """
         text = _prompt_text(prompt)
         session = await self._session_for(provider, model)
@@ -152,7 +152,7 @@ class System:
         finally:
             session.cancel()
             with trio.CancelScope(shield=True):
-                await session.ended.wait()
+                await session.reaped.wait()
             events.close()
 
     async def query(self, provider: str, model: str, prompt: Prompt) -> Completion:

@@ -65,6 +65,7 @@ async def test_a_process_that_exits_on_eof_is_reaped_without_signals(tmp_path: P
     child = await spawn(("cat",), env={"PATH": "/usr/bin:/bin"}, cwd=str(tmp_path))
     with trio.fail_after(5):
         code = await reap(child, FAST)
+        await child.close_output()
     assert code == 0
     assert not alive(child.pid)
 
@@ -79,6 +80,7 @@ async def test_a_process_ignoring_sigterm_is_killed_within_the_ladder_budget(
     )
     start = trio.current_time()
     code = await reap(child, FAST)
+    await child.close_output()
     elapsed = trio.current_time() - start
     assert code == -signal.SIGKILL
     assert elapsed < FAST.budget + 1.0
@@ -93,6 +95,7 @@ async def test_what_the_leader_leaves_behind_in_its_group_is_killed(tmp_path: Pa
         cwd=str(tmp_path),
     )
     code = await reap(child, FAST)
+    await child.close_output()
     grandchild = int(pid_file.read_text())
     assert code == 0
     assert await gone_within([grandchild], 1.0)
@@ -103,6 +106,7 @@ async def test_the_ladder_finishes_even_when_its_caller_is_cancelled(tmp_path: P
     with trio.CancelScope() as scope:
         scope.cancel()
         await reap(child, FAST)
+        await child.close_output()
     assert child.reaped
     assert not alive(child.pid)
 
