@@ -2,13 +2,15 @@
 
 Per-CLI facts live in one module each (``claude``, ``codex``, ``gemini``, ``amp``); the
 shared shape and the publication rule live in :mod:`contracts.providers._profile`.
-Lookup is by provider id::
+Lookup is by provider id, for the facts and for the driver the session actor runs::
 
-    >>> from contracts.providers import profile, publication
+    >>> from contracts.providers import driver, profile, publication
     >>> publication(profile("claude")).cli_agent_v2
     True
     >>> profile("llama") is None
     True
+    >>> driver("codex").credential_files
+    ('.codex/auth.json',)
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ from contracts.providers._profile import (
     scrubbed_environment,
 )
 from contracts.providers.amp import AMP
+from contracts.providers.amp import DRIVER as AMP_DRIVER
 from contracts.providers.claude import CLAUDE
+from contracts.providers.claude import DRIVER as CLAUDE_DRIVER
 from contracts.providers.codex import CODEX
+from contracts.providers.codex import DRIVER as CODEX_DRIVER
+from contracts.providers.gemini import DRIVER as GEMINI_DRIVER
 from contracts.providers.gemini import GEMINI
 
 __all__ = [
@@ -38,6 +44,7 @@ __all__ = [
     "CLAUDE",
     "CODEX",
     "COMPLETION_CAPABILITIES",
+    "DRIVERS",
     "GEMINI",
     "PASSTHROUGH_ENV",
     "PROFILES",
@@ -46,6 +53,7 @@ __all__ = [
     "LineDecoder",
     "ProviderProfile",
     "Publication",
+    "driver",
     "is_published",
     "profile",
     "publication",
@@ -61,3 +69,14 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
 def profile(provider_id: str) -> ProviderProfile | None:
     """The profile of ``provider_id``, or None when unknown: ``profile("codex")``."""
     return PROFILES.get(provider_id)
+
+
+DRIVERS: Mapping[str, CliDriver] = MappingProxyType(
+    {d.profile.id: d for d in (CLAUDE_DRIVER, CODEX_DRIVER, GEMINI_DRIVER, AMP_DRIVER)}
+)
+"""Every provider's driver by id, in the order of :data:`PROFILES` (read-only)."""
+
+
+def driver(provider_id: str) -> CliDriver | None:
+    """The driver of ``provider_id``, or None when unknown: ``driver("gemini")``."""
+    return DRIVERS.get(provider_id)

@@ -1,19 +1,41 @@
-"""Amp CLI (``amp -x``): the facts the endpoint needs about it.
+"""Amp CLI (``amp -x``): its facts, its command line and its stream-json decoder.
 
 Amp publishes the common surface only (completion and streaming). It has no model flag
-and talks to its own service, so the pinned model id is bookkeeping only. The command
-line and the decoder of its Claude-compatible lines will live here too (SPEC §4.1).
+and talks to its own service, so the pinned model id is bookkeeping only. Its lines
+have Claude Code's shape without partial deltas: every ``assistant`` line is a whole
+:class:`Message`, and the usage of all of them is summed, because the result carries
+none::
 
->>> from contracts.providers.amp import AMP
->>> AMP.auth_env
-('AMP_API_KEY', 'AMP_URL')
+    >>> from contracts.providers.amp import AMP, DRIVER
+    >>> AMP.auth_env
+    ('AMP_API_KEY', 'AMP_URL')
+    >>> DRIVER.argv("amp", "amp-smart")
+    ('amp', '-x', '--stream-json', '--no-ide', '--no-notifications')
+    >>> DRIVER.decoder().feed(b'{"type":"assistant","message":{"content":[]}}')
+    []
 """
 
 from __future__ import annotations
 
-from contracts.providers._profile import ProviderProfile
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, final
 
-__all__ = ["AMP"]
+from contracts.providers._profile import ProviderProfile
+from contracts.providers._stream_json import (
+    JsonLineDecoder,
+    anthropic_text,
+    anthropic_usage,
+    any_of,
+    capped_sum,
+    clip,
+    describe_exit,
+    object_field,
+    text_field,
+)
+from contracts.session import Failed, FailedKind, SessionEvent, Started, Usage
+
+__all__ = ["AMP", "DRIVER", "AmpDecoder", "AmpDriver"]
 
 AMP = ProviderProfile(
     id="amp",
@@ -25,3 +47,145 @@ AMP = ProviderProfile(
     auth_env=("AMP_API_KEY", "AMP_URL"),
     agent_surface=False,
 )
+
+# Amp's own wording when it has no usable key: "No API key found. Starting login
+# flow..." (written to stdout, before any JSON), "API key required. Please run `amp
+# login` first.", "You must be logged in …", an invalid-key error.
+_LOGIN = any_of(
+    r"amp login",
+    r"\blog(?:ged)? in\b",
+    r"login flow",
+    r"api key",
+    r"unauthori[sz]ed",
+    r"\b401\b",
+)
+# "Couldn't connect to the Amp server at …" is the network, not the login.
+_UNREACHABLE = any_of(r"(?:couldn't|could not) connect to the amp server")
+
+
+class AmpDecoder(JsonLineDecoder):
+    """Decodes ``amp -x --stream-json`` lines.
+
+    ``AmpDecoder().feed(line)`` → session events; see :class:`LineDecoder`. One
+    refinement of the contract: amp announces a missing login on stdout as plain text,
+    so such a line gives ``Failed(kind="not_logged_in")`` instead of a protocol error.
+    """
+
+    provider = "amp"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+        self._usage: list[tuple[int, int, int]] = []
+
+    def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        match text_field(obj, "type"):
+            case "system" if text_field(obj, "subtype") == "init" and not self._started:
+                self._started = True
+                return [
+                    Started(
+                        provider=self.provider,
+                        session_id=text_field(obj, "session_id"),
+                        model=text_field(obj, "model"),
+                    )
+                ]
+            case "assistant":
+                message = object_field(obj, "message")
+                if (usage := anthropic_usage(object_field(message, "usage"))) is not None:
+                    self._usage.append(usage)
+                    self._pending_usage = self._summed_usage()
+                return self._message(anthropic_text(message))
+            case "result":
+                return self._result(obj)
+        # user lines echo the prompt and carry tool results: no part of the answer.
+        return []
+
+    def _result(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        events: list[SessionEvent] = []
+        said = text_field(obj, "error") or text_field(obj, "result") or ""
+        if obj.get("is_error") is True or text_field(obj, "subtype") not in (None, "success"):
+            self._fail(*_failure(said))
+        else:
+            if not self.text and said:
+                events += self._message(said)
+            self._succeed()
+        if self._pending_usage is not None:
+            events.append(self._pending_usage)
+            self._pending_usage = None
+        return events
+
+    def _summed_usage(self) -> Usage:
+        return Usage(
+            input_tokens=capped_sum(prompt for prompt, _, _ in self._usage),
+            output_tokens=capped_sum(output for _, output, _ in self._usage),
+            cached_input_tokens=capped_sum(cached for _, _, cached in self._usage),
+        )
+
+    def _not_json(self, line: bytes) -> Failed:
+        text = line.decode("utf-8", "replace")
+        if _LOGIN.search(text) and not _UNREACHABLE.search(text):
+            return Failed(kind="not_logged_in", message="amp: not logged in (run `amp login`)")
+        return super()._not_json(line)
+
+    def _without_result(self, exit_code: int | None, stderr_tail: str) -> Failed:
+        if _UNREACHABLE.search(stderr_tail):
+            return Failed(
+                kind="crashed",
+                message=f"amp: the Amp server is unreachable (amp {describe_exit(exit_code)})",
+                exit_code=exit_code,
+            )
+        return super()._without_result(exit_code, stderr_tail)
+
+    def _login_failure(self, stderr_tail: str) -> bool:
+        return bool(_LOGIN.search(stderr_tail))
+
+
+def _failure(said: str) -> tuple[FailedKind, str]:
+    """The kind and message of a failed result, from what amp said."""
+    if _UNREACHABLE.search(said):
+        return "crashed", "amp: the Amp server is unreachable"
+    if _LOGIN.search(said):
+        return "not_logged_in", f"amp: not logged in ({clip(said, 120)})"
+    return "crashed", f"amp: {clip(said or 'the run failed')}"
+
+
+@final
+class AmpDriver:
+    """How the session actor runs amp: ``DRIVER.argv(executable, model)`` and friends."""
+
+    __slots__ = ()
+
+    @property
+    def profile(self) -> ProviderProfile:
+        """:data:`AMP`."""
+        return AMP
+
+    @property
+    def credential_files(self) -> tuple[str, ...]:
+        """Where ``amp login`` keeps its key, relative to HOME.
+
+        ``secrets.json`` maps ``apiKey@<server URL>`` to the key. The settings file
+        (``.config/amp/settings.json``) holds no credential, only preferences, MCP
+        servers and permissions, so an isolated home leaves it out.
+        """
+        return (".local/share/amp/secrets.json",)
+
+    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+        """``amp -x`` (execute mode) as stream-json, detached from any IDE.
+
+        ``model`` is unused: amp has no model flag (its agent mode picks the model).
+        """
+        del model
+        return (executable, "-x", "--stream-json", "--no-ide", "--no-notifications")
+
+    def fixed_env(self) -> Mapping[str, str]:
+        """Nothing: amp's completion-only settings are its command line."""
+        return MappingProxyType({})
+
+    def decoder(self) -> AmpDecoder:
+        """A fresh :class:`AmpDecoder` for one session."""
+        return AmpDecoder()
+
+
+DRIVER: Final = AmpDriver()
+"""The amp driver the session actor uses (a :class:`CliDriver`)."""

@@ -1,19 +1,45 @@
-"""Claude Code (``claude``): the facts the endpoint needs about it.
+"""Claude Code (``claude -p``): its facts, its command line and its stream-json decoder.
 
 Claude has an agent loop (tools, approvals, resume), so it could publish
-``cli_agent_v2``; the endpoint still runs it completion-only (SPEC §4.3). The command
-line and the stream-json decoder will live here too (SPEC §4.1, shared/PROVIDERS.md).
+``cli_agent_v2``; the endpoint still runs it completion-only (SPEC §4.3), with every
+built-in tool, MCP server and settings file withdrawn on the command line
+(shared/PROVIDERS.md)::
 
->>> from contracts.providers.claude import CLAUDE
->>> CLAUDE.bin_env
-'ASM_CLAUDE_BIN'
+    >>> from contracts.providers.claude import CLAUDE, DRIVER
+    >>> CLAUDE.bin_env
+    'ASM_CLAUDE_BIN'
+    >>> DRIVER.argv("claude", "claude-sonnet-4-5")[:3]
+    ('claude', '-p', '--output-format=stream-json')
+    >>> decoder = DRIVER.decoder()
+    >>> decoder.feed(b'{"type":"system","subtype":"init","session_id":"s1","model":"m"}')
+    [Started(provider='claude', session_id='s1', model='m')]
+
+Text arrives as token deltas (``--include-partial-messages``); the whole ``assistant``
+message that follows them is not counted again.
 """
 
 from __future__ import annotations
 
-from contracts.providers._profile import ProviderProfile
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, final
 
-__all__ = ["CLAUDE"]
+from contracts.providers._profile import ProviderProfile
+from contracts.providers._stream_json import (
+    JsonLineDecoder,
+    amount,
+    anthropic_text,
+    anthropic_usage,
+    any_of,
+    clip,
+    count,
+    list_field,
+    object_field,
+    text_field,
+)
+from contracts.session import FinishReason, SessionEvent, Started, Usage, Warning
+
+__all__ = ["CLAUDE", "DRIVER", "ClaudeDecoder", "ClaudeDriver"]
 
 CLAUDE = ProviderProfile(
     id="claude",
@@ -34,3 +60,195 @@ CLAUDE = ProviderProfile(
     ),
     agent_surface=True,
 )
+
+# The result text is the only reliable login signal ("Not logged in · Please run
+# /login"; is_error is not). A rejected API key or an expired OAuth token asks for the
+# same remedy. Matched at the start of the text, and only when no answer came, so an
+# answer that merely talks about logging in stays an answer.
+_LOGIN = any_of(r"not logged in", r"invalid api key", r"oauth token has expired")
+
+# Anthropic stop reasons that mean the output limit cut the answer short.
+_LENGTH_REASONS: Final = frozenset({"max_tokens", "model_context_window_exceeded"})
+
+_FIXED_ENV: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # Both are Claude Code's documented switches: no self-update of the binary
+        # during a run, and no telemetry, error reporting or other traffic a
+        # completion does not need.
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+)
+
+
+class ClaudeDecoder(JsonLineDecoder):
+    """Decodes ``claude -p --output-format=stream-json --verbose`` lines.
+
+    ``ClaudeDecoder().feed(line)`` → session events; see :class:`LineDecoder`.
+    """
+
+    provider = "claude"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+        self._stop_reason: FinishReason | None = None
+        self._message_id: str | None = None
+        # Ids of the messages whose text came as deltas (None: a delta before any
+        # message_start), so their whole `assistant` line is not counted again.
+        self._streamed: set[str | None] = set()
+
+    def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        match text_field(obj, "type"):
+            case "system":
+                return self._system(obj)
+            case "stream_event":
+                return self._stream_event(object_field(obj, "event"))
+            case "assistant":
+                return self._assistant(object_field(obj, "message"))
+            case "result":
+                return self._result(obj)
+        return []
+
+    def _system(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        subtype = text_field(obj, "subtype")
+        if subtype == "init" and not self._started:
+            self._started = True
+            return [
+                Started(
+                    provider=self.provider,
+                    session_id=text_field(obj, "session_id"),
+                    model=text_field(obj, "model"),
+                )
+            ]
+        if subtype == "api_retry":
+            return [Warning(message=_retry_notice(obj))]
+        return []
+
+    def _stream_event(self, event: dict[str, Any] | None) -> list[SessionEvent]:
+        match text_field(event, "type"):
+            case "message_start":
+                self._message_id = text_field(object_field(event, "message"), "id")
+            case "content_block_delta":
+                delta = object_field(event, "delta")
+                # thinking_delta and input_json_delta are not part of the answer.
+                if text_field(delta, "type") == "text_delta":
+                    text = text_field(delta, "text") or ""
+                    if text:
+                        self._streamed.add(self._message_id)
+                    return self._delta(text)
+            case "message_delta":
+                self._note_stop(text_field(object_field(event, "delta"), "stop_reason"))
+        return []
+
+    def _assistant(self, message: dict[str, Any] | None) -> list[SessionEvent]:
+        if message is None:
+            return []
+        # Claude Code writes its own errors ("Not logged in · Please run /login", API
+        # errors) as messages of the "<synthetic>" model: the result reports them, and
+        # they are no part of an answer.
+        if text_field(message, "model") == "<synthetic>":
+            return []
+        self._note_stop(text_field(message, "stop_reason"))
+        if text_field(message, "id") in self._streamed:
+            return []
+        return self._message(anthropic_text(message))
+
+    def _result(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        events: list[SessionEvent] = []
+        self._note_stop(text_field(obj, "stop_reason"))
+        result = text_field(obj, "result")
+        errors = [error for error in list_field(obj, "errors") if isinstance(error, str)]
+        said = " ".join(part for part in (result, *errors) if part)
+        subtype = text_field(obj, "subtype")
+        if not self.text and _LOGIN.match(said.lstrip()):
+            self._fail("not_logged_in", f"claude: not logged in ({clip(said, 120)})")
+        elif obj.get("is_error") is True or subtype not in (None, "success"):
+            self._fail("crashed", f"claude: {clip(said or subtype or 'the run failed')}")
+        else:
+            # A run without partial messages (or an empty stream) still has its answer.
+            if not self.text and result:
+                events += self._message(result)
+            self._succeed(self._stop_reason)
+        usage = anthropic_usage(obj.get("usage"))
+        if usage is not None:
+            prompt, output, cached = usage
+            events.append(
+                Usage(
+                    input_tokens=prompt,
+                    output_tokens=output,
+                    cached_input_tokens=cached,
+                    cost_usd=amount(obj.get("total_cost_usd")),
+                )
+            )
+        return events
+
+    def _note_stop(self, reason: str | None) -> None:
+        if reason is not None:
+            self._stop_reason = "length" if reason in _LENGTH_REASONS else "stop"
+
+
+def _retry_notice(obj: dict[str, Any]) -> str:
+    """``claude: API request failed (HTTP 529, overloaded); retry 2 of 10 in 1.2 s``."""
+    status = count(obj.get("error_status"))
+    error = text_field(obj, "error")
+    causes = [f"HTTP {status}" if status is not None else "", clip(error or "", 80)]
+    notice = "claude: API request failed"
+    if cause := ", ".join(part for part in causes if part):
+        notice += f" ({cause})"
+    attempt = count(obj.get("attempt"))
+    if attempt is not None:
+        limit = count(obj.get("max_retries"))
+        notice += f"; retry {attempt}" + (f" of {limit}" if limit is not None else "")
+        delay = amount(obj.get("retry_delay_ms"))
+        if delay is not None:
+            notice += f" in {delay / 1000:.1f} s"
+    return notice
+
+
+@final
+class ClaudeDriver:
+    """How the session actor runs claude: ``DRIVER.argv(executable, model)`` and friends."""
+
+    __slots__ = ()
+
+    @property
+    def profile(self) -> ProviderProfile:
+        """:data:`CLAUDE`."""
+        return CLAUDE
+
+    @property
+    def credential_files(self) -> tuple[str, ...]:
+        """Where ``claude login`` keeps its credentials, relative to HOME."""
+        return (".claude/.credentials.json",)
+
+    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+        """``claude -p`` streaming JSON with token deltas, and nothing of an agent.
+
+        No built-in tools, plan permission mode, no MCP server unless given, no user or
+        project settings. The prompt goes to stdin.
+        """
+        return (
+            executable,
+            "-p",
+            "--output-format=stream-json",
+            "--verbose",  # required by stream-json
+            "--include-partial-messages",  # token deltas
+            f"--model={model}",
+            "--tools=",
+            "--permission-mode=plan",
+            "--strict-mcp-config",
+            "--setting-sources=",
+        )
+
+    def fixed_env(self) -> Mapping[str, str]:
+        """``DISABLE_AUTOUPDATER`` and ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC``."""
+        return _FIXED_ENV
+
+    def decoder(self) -> ClaudeDecoder:
+        """A fresh :class:`ClaudeDecoder` for one session."""
+        return ClaudeDecoder()
+
+
+DRIVER: Final = ClaudeDriver()
+"""The claude driver the session actor uses (a :class:`CliDriver`)."""

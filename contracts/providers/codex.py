@@ -1,19 +1,37 @@
-"""OpenAI Codex CLI (``codex exec``): the facts the endpoint needs about it.
+"""OpenAI Codex CLI (``codex exec``): its facts, its command line and its JSONL decoder.
 
 Codex has an agent loop, so it could publish ``cli_agent_v2``; the endpoint still runs
 it completion-only (SPEC §4.3). Its exec mode gives no token deltas, only whole
-messages. The command line and the JSONL decoder will live here too (SPEC §4.1).
+messages: each completed ``agent_message`` is one :class:`Message`, and the answer is
+the last of them::
 
->>> from contracts.providers.codex import CODEX
->>> CODEX.executable
-'codex'
+    >>> from contracts.providers.codex import CODEX, DRIVER
+    >>> CODEX.executable
+    'codex'
+    >>> DRIVER.argv("codex", "gpt-5")[-1]
+    '-'
+    >>> DRIVER.decoder().feed(b'{"type":"thread.started","thread_id":"t1"}')
+    [Started(provider='codex', session_id='t1', model=None)]
 """
 
 from __future__ import annotations
 
-from contracts.providers._profile import ProviderProfile
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, final
 
-__all__ = ["CODEX"]
+from contracts.providers._profile import ProviderProfile
+from contracts.providers._stream_json import (
+    JsonLineDecoder,
+    any_of,
+    clip,
+    count,
+    object_field,
+    text_field,
+)
+from contracts.session import FailedKind, SessionEvent, Started, Usage, Warning
+
+__all__ = ["CODEX", "COMPLETION_ONLY_CONFIG", "DRIVER", "CodexDecoder", "CodexDriver"]
 
 CODEX = ProviderProfile(
     id="codex",
@@ -27,3 +45,153 @@ CODEX = ProviderProfile(
     auth_env=("CODEX_API_KEY", "CODEX_HOME"),
     agent_surface=True,
 )
+
+COMPLETION_ONLY_CONFIG: Final[tuple[str, ...]] = (
+    'approval_policy="never"',
+    'web_search="disabled"',
+    # `--sandbox=read-only` stops writes, not commands: with shell_tool off codex offers
+    # no shell at all (neither the classic shell nor unified exec's exec_command and
+    # write_stdin); unified_exec is turned off as well in case a version reads it
+    # first. Source: openai/codex codex-rs/features (FEATURES) and
+    # codex-rs/tools/src/tool_config.rs (`!shell_tool` → ConfigShellToolType::Disabled).
+    "features.shell_tool=false",
+    "features.unified_exec=false",
+    # The freeform apply_patch tool (a model may still bring its own patch tool; the
+    # read-only sandbox refuses its writes).
+    "features.apply_patch_freeform=false",
+    # Sub-agents (spawn_agent …), connector apps, plugins, image generation, and the
+    # lifecycle hooks that run commands from hooks.json.
+    "features.multi_agent=false",
+    "features.apps=false",
+    "features.plugins=false",
+    "features.image_generation=false",
+    "features.hooks=false",
+)
+"""The ``-c`` overrides of a completion-only run.
+
+Only ``[features]`` keys and two top-level keys are used on purpose: codex warns about
+an unknown feature key and carries on, whereas an unknown key in a strict table (e.g.
+``tools.view_image`` in versions whose ``[tools]`` denies unknown fields) would stop it
+from starting. Tools no setting withdraws (update_plan, request_user_input, view_image)
+cannot run a command or write a file.
+"""
+
+# codex retries 401s for a while, then reports "401 Unauthorized" in turn.failed.
+_LOGIN = any_of(r"\b401\b", r"unauthori[sz]ed", r"not logged in", r"codex login")
+
+
+class CodexDecoder(JsonLineDecoder):
+    """Decodes ``codex exec --json`` lines.
+
+    ``CodexDecoder().feed(line)`` → session events; see :class:`LineDecoder`.
+    """
+
+    provider = "codex"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+        # The last non-fatal error, to explain a run that then ends without a result.
+        self._last_error: str | None = None
+
+    def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        match text_field(obj, "type"):
+            case "thread.started" if not self._started:
+                self._started = True
+                return [Started(provider=self.provider, session_id=text_field(obj, "thread_id"))]
+            case "item.completed":
+                return self._item(object_field(obj, "item"))
+            case "error":
+                return self._warning(text_field(obj, "message"))
+            case "turn.completed":
+                return self._turn_completed(object_field(obj, "usage"))
+            case "turn.failed":
+                message = text_field(object_field(obj, "error"), "message") or "the turn failed"
+                kind: FailedKind = "not_logged_in" if _LOGIN.search(message) else "crashed"
+                return self._fail(kind, f"codex: {clip(message)}")
+        return []
+
+    def _item(self, item: dict[str, Any] | None) -> list[SessionEvent]:
+        match text_field(item, "type"):
+            case "agent_message":
+                text = text_field(item, "text") or ""
+                if text:
+                    self._answer = text  # the answer is the last message, not all of them
+                return self._message(text)
+            case "error":
+                return self._warning(text_field(item, "message"))
+        # reasoning, command_execution, file_change, … are not part of the answer.
+        return []
+
+    def _warning(self, message: str | None) -> list[SessionEvent]:
+        if not message:
+            return []
+        self._last_error = message
+        return [Warning(message=f"codex: {clip(message)}")]
+
+    def _turn_completed(self, usage: dict[str, Any] | None) -> list[SessionEvent]:
+        self._succeed()
+        prompt = count(usage.get("input_tokens")) if usage else None
+        output = count(usage.get("output_tokens")) if usage else None
+        if prompt is None and output is None:
+            return []
+        # OpenAI's input_tokens already include the cached ones.
+        cached = count(usage.get("cached_input_tokens")) if usage else None
+        return [
+            Usage(
+                input_tokens=prompt or 0,
+                output_tokens=output or 0,
+                cached_input_tokens=cached,
+            )
+        ]
+
+    def _login_failure(self, stderr_tail: str) -> bool:
+        return bool(_LOGIN.search(stderr_tail) or _LOGIN.search(self._last_error or ""))
+
+
+@final
+class CodexDriver:
+    """How the session actor runs codex: ``DRIVER.argv(executable, model)`` and friends."""
+
+    __slots__ = ()
+
+    @property
+    def profile(self) -> ProviderProfile:
+        """:data:`CODEX`."""
+        return CODEX
+
+    @property
+    def credential_files(self) -> tuple[str, ...]:
+        """Where ``codex login`` keeps its credentials, relative to HOME."""
+        return (".codex/auth.json",)
+
+    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+        """``codex exec`` as JSON lines, read-only, without the user's config or tools.
+
+        The final ``-`` makes codex read the prompt from stdin.
+        """
+        return (
+            executable,
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--color=never",
+            "--ephemeral",
+            "--sandbox=read-only",
+            f"--model={model}",
+            "--ignore-user-config",
+            *(f"--config={override}" for override in COMPLETION_ONLY_CONFIG),
+            "-",
+        )
+
+    def fixed_env(self) -> Mapping[str, str]:
+        """Nothing: every completion-only setting of codex is on its command line."""
+        return MappingProxyType({})
+
+    def decoder(self) -> CodexDecoder:
+        """A fresh :class:`CodexDecoder` for one session."""
+        return CodexDecoder()
+
+
+DRIVER: Final = CodexDriver()
+"""The codex driver the session actor uses (a :class:`CliDriver`)."""

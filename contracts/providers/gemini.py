@@ -1,19 +1,42 @@
-"""Gemini CLI (``gemini``): the facts the endpoint needs about it.
+"""Gemini CLI (``gemini``): its facts, its command line and its stream-json decoder.
 
 Gemini publishes the common surface only (completion and streaming): it is not one of
-the CLIs whose agent loop ASM publishes (SPEC §2.2). The command line and the
-stream-json decoder will live here too (SPEC §4.1, shared/PROVIDERS.md).
+the CLIs whose agent loop ASM publishes (SPEC §2.2). It runs headless because its stdin
+is not a terminal, read-only in plan approval mode (shared/PROVIDERS.md)::
 
->>> from contracts.providers.gemini import GEMINI
->>> GEMINI.agent_surface
-False
+    >>> from contracts.providers.gemini import DRIVER, GEMINI
+    >>> GEMINI.agent_surface
+    False
+    >>> DRIVER.argv("gemini", "gemini-2.5-flash")[1:3]
+    ('--output-format=stream-json', '--model=gemini-2.5-flash')
+    >>> DRIVER.decoder().feed(
+    ...     b'{"type":"message","role":"assistant","content":"Hi","delta":true}')
+    [TextDelta(text='Hi')]
+
+Fatal errors may come with no result line at all, only an exit code; exit 41 is a
+failed login.
 """
 
 from __future__ import annotations
 
-from contracts.providers._profile import ProviderProfile
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, final
 
-__all__ = ["GEMINI"]
+from contracts.providers._profile import ProviderProfile
+from contracts.providers._stream_json import (
+    JsonLineDecoder,
+    any_of,
+    capped_sum,
+    clip,
+    count,
+    describe_exit,
+    object_field,
+    text_field,
+)
+from contracts.session import Failed, FailedKind, SessionEvent, Started, Usage, Warning
+
+__all__ = ["DRIVER", "EXIT_MEANINGS", "GEMINI", "GeminiDecoder", "GeminiDriver"]
 
 GEMINI = ProviderProfile(
     id="gemini",
@@ -34,3 +57,188 @@ GEMINI = ProviderProfile(
     ),
     agent_surface=False,
 )
+
+_AUTH_EXIT: Final = 41
+
+EXIT_MEANINGS: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        1: "general error",
+        _AUTH_EXIT: "authentication failed",
+        42: "invalid input",
+        52: "configuration error",
+        53: "turn limit reached",
+        54: "tool error",
+        55: "untrusted workspace",
+        130: "cancelled",
+    }
+)
+"""What gemini's exit codes mean (shared/PROVIDERS.md), for the failure message."""
+
+# The error type of a result gemini writes before it exits 41.
+_AUTH_ERROR = any_of(r"auth")
+
+
+class GeminiDecoder(JsonLineDecoder):
+    """Decodes ``gemini --output-format=stream-json`` lines.
+
+    ``GeminiDecoder().feed(line)`` → session events; see :class:`LineDecoder`.
+    """
+
+    provider = "gemini"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+        self._deltas = False
+        # The last error-severity event: it explains a run that ends without a result.
+        self._last_error: str | None = None
+
+    def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        match text_field(obj, "type"):
+            case "init" if not self._started:
+                self._started = True
+                return [
+                    Started(
+                        provider=self.provider,
+                        session_id=text_field(obj, "session_id"),
+                        model=text_field(obj, "model"),
+                    )
+                ]
+            case "message":
+                return self._message_line(obj)
+            case "error":
+                return self._error(obj)
+            case "result":
+                return self._result(obj)
+        # tool_use and tool_result: plan mode refuses the tools; they are no answer.
+        return []
+
+    def _message_line(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        # The prompt comes back as a user message; only the assistant's text counts.
+        if text_field(obj, "role") != "assistant":
+            return []
+        content = text_field(obj, "content") or ""
+        if obj.get("delta") is True:
+            self._deltas = True
+            return self._delta(content)
+        # A whole message after deltas repeats them (quiet mode writes one at the end).
+        return [] if self._deltas else self._message(content)
+
+    def _error(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        message = text_field(obj, "message")
+        if not message:
+            return []
+        if text_field(obj, "severity") == "warning":
+            return [Warning(message=f"gemini: {clip(message)}")]
+        self._last_error = message
+        return []
+
+    def _result(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        if text_field(obj, "status") == "success":
+            self._succeed()
+        else:
+            error = object_field(obj, "error")
+            message = text_field(error, "message") or self._last_error or "the run failed"
+            auth = _AUTH_ERROR.search(text_field(error, "type") or "")
+            kind: FailedKind = "not_logged_in" if auth else "crashed"
+            self._fail(kind, f"gemini: {clip(message)}")
+        return _usage(object_field(obj, "stats"))
+
+    def _classify(
+        self, kind: FailedKind, message: str, exit_code: int | None
+    ) -> tuple[FailedKind, str]:
+        return ("not_logged_in" if exit_code == _AUTH_EXIT else kind), message
+
+    def _without_result(self, exit_code: int | None, stderr_tail: str) -> Failed:
+        if exit_code == 0:
+            return super()._without_result(exit_code, stderr_tail)
+        meaning = EXIT_MEANINGS.get(exit_code) if exit_code is not None else None
+        how = describe_exit(exit_code) + (f" ({meaning})" if meaning else "")
+        detail = f": {clip(self._last_error)}" if self._last_error else ""
+        if exit_code == _AUTH_EXIT:
+            return Failed(
+                kind="not_logged_in",
+                message=f"gemini: not logged in (it {how}){detail}",
+                exit_code=exit_code,
+            )
+        return Failed(
+            kind="crashed",
+            message=f"gemini {how} without a result{detail}",
+            exit_code=exit_code,
+        )
+
+
+def _usage(stats: dict[str, Any] | None) -> list[SessionEvent]:
+    """The Usage of a result's stats; the top-level counts already sum every model.
+
+    ``input_tokens`` is gemini's prompt count, which includes the cached tokens.
+    """
+    if stats is None:
+        return []
+    models = list((object_field(stats, "models") or {}).values())
+    prompt = _stat(stats, models, "input_tokens")
+    output = _stat(stats, models, "output_tokens")
+    if prompt is None and output is None:
+        return []
+    return [
+        Usage(
+            input_tokens=prompt or 0,
+            output_tokens=output or 0,
+            cached_input_tokens=_stat(stats, models, "cached"),
+        )
+    ]
+
+
+def _stat(stats: dict[str, Any], models: list[Any], key: str) -> int | None:
+    """``stats[key]``, or (older versions without it) the sum over the per-model stats."""
+    total = count(stats.get(key))
+    if total is not None:
+        return total
+    per_model = [
+        n
+        for entry in models
+        if isinstance(entry, dict) and (n := count(entry.get(key))) is not None
+    ]
+    return capped_sum(per_model) if per_model else None
+
+
+@final
+class GeminiDriver:
+    """How the session actor runs gemini: ``DRIVER.argv(executable, model)`` and friends."""
+
+    __slots__ = ()
+
+    @property
+    def profile(self) -> ProviderProfile:
+        """:data:`GEMINI`."""
+        return GEMINI
+
+    @property
+    def credential_files(self) -> tuple[str, ...]:
+        """Gemini's login (OAuth credentials, the chosen auth method, the account)."""
+        return (".gemini/oauth_creds.json", ".gemini/settings.json", ".gemini/google_accounts.json")
+
+    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+        """``gemini`` as stream-json, read-only (plan mode), trusting its empty directory.
+
+        The prompt goes to stdin, which also makes it run headless.
+        """
+        return (
+            executable,
+            "--output-format=stream-json",
+            f"--model={model}",
+            "--approval-mode=plan",
+            "--skip-trust",
+        )
+
+    def fixed_env(self) -> Mapping[str, str]:
+        """Nothing: every completion-only setting of gemini is on its command line."""
+        return MappingProxyType({})
+
+    def decoder(self) -> GeminiDecoder:
+        """A fresh :class:`GeminiDecoder` for one session."""
+        return GeminiDecoder()
+
+
+DRIVER: Final = GeminiDriver()
+"""The gemini driver the session actor uses (a :class:`CliDriver`)."""

@@ -1,0 +1,155 @@
+"""The drivers: completion-only command lines, fixed environment, credential files."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from contracts.providers import (
+    AMP,
+    CLAUDE,
+    CODEX,
+    DRIVERS,
+    GEMINI,
+    PROFILES,
+    CliDriver,
+    driver,
+    scrubbed_environment,
+)
+from contracts.providers.codex import COMPLETION_ONLY_CONFIG
+
+DRIVER_LIST = list(DRIVERS.values())
+IDS = list(DRIVERS)
+
+
+def test_drivers_cover_the_four_providers_in_registry_order() -> None:
+    assert list(DRIVERS) == list(PROFILES) == ["claude", "codex", "gemini", "amp"]
+    assert [d.profile for d in DRIVERS.values()] == [CLAUDE, CODEX, GEMINI, AMP]
+
+
+def test_driver_looks_up_by_id_and_answers_none_for_unknown() -> None:
+    assert driver("amp") is DRIVERS["amp"]
+    assert driver("llama") is None
+
+
+def test_drivers_registry_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        DRIVERS["llama"] = DRIVERS["claude"]  # type: ignore[index]
+
+
+def test_claude_command_line_is_headless_streaming_and_tool_free() -> None:
+    assert DRIVERS["claude"].argv("/opt/bin/claude", "claude-sonnet-4-5") == (
+        "/opt/bin/claude",
+        "-p",
+        "--output-format=stream-json",
+        "--verbose",
+        "--include-partial-messages",
+        "--model=claude-sonnet-4-5",
+        "--tools=",
+        "--permission-mode=plan",
+        "--strict-mcp-config",
+        "--setting-sources=",
+    )
+
+
+def test_codex_command_line_withdraws_the_shell_and_reads_the_prompt_from_stdin() -> None:
+    argv = DRIVERS["codex"].argv("codex", "gpt-5")
+    assert argv[:9] == (
+        "codex",
+        "exec",
+        "--json",
+        "--skip-git-repo-check",
+        "--color=never",
+        "--ephemeral",
+        "--sandbox=read-only",
+        "--model=gpt-5",
+        "--ignore-user-config",
+    )
+    assert argv[-1] == "-"
+    overrides = [arg.removeprefix("--config=") for arg in argv if arg.startswith("--config=")]
+    assert overrides == list(COMPLETION_ONLY_CONFIG)
+    for setting in (
+        'approval_policy="never"',
+        'web_search="disabled"',
+        "features.shell_tool=false",
+        "features.unified_exec=false",
+    ):
+        assert setting in overrides
+
+
+def test_gemini_command_line_is_stream_json_in_plan_mode() -> None:
+    assert DRIVERS["gemini"].argv("gemini", "gemini-2.5-flash") == (
+        "gemini",
+        "--output-format=stream-json",
+        "--model=gemini-2.5-flash",
+        "--approval-mode=plan",
+        "--skip-trust",
+    )
+
+
+def test_amp_command_line_has_no_model_flag() -> None:
+    assert DRIVERS["amp"].argv("amp", "amp-smart") == (
+        "amp",
+        "-x",
+        "--stream-json",
+        "--no-ide",
+        "--no-notifications",
+    )
+
+
+@pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
+def test_a_hostile_model_name_stays_inside_its_option(found: CliDriver) -> None:
+    model = "-rf --dangerously-skip-permissions"
+    argv = found.argv("cli", model)
+    assert model not in argv
+    assert not any(arg.startswith("--dangerously") for arg in argv)
+
+
+@pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
+def test_every_option_value_is_attached_with_equals(found: CliDriver) -> None:
+    """A value passed as a separate argument could be read as another flag."""
+    argv = found.argv("cli", "model-x")
+    positional = {"cli", "exec", "-"}
+    assert all(arg.startswith("-") or arg in positional for arg in argv)
+
+
+@pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
+def test_the_prompt_is_never_on_the_command_line(found: CliDriver) -> None:
+    """argv takes no prompt: one command line serves every prompt, which goes to stdin."""
+    assert list(inspect.signature(found.argv).parameters) == ["executable", "model"]
+
+
+def test_claude_fixed_environment_turns_off_updates_and_nonessential_traffic() -> None:
+    assert dict(DRIVERS["claude"].fixed_env()) == {
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+
+
+@pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
+def test_fixed_environment_holds_no_credential_and_survives_scrubbing(found: CliDriver) -> None:
+    fixed = found.fixed_env()
+    assert not set(fixed) & set(found.profile.auth_env)
+    env = scrubbed_environment({"PATH": "/bin"}, found.profile, fixed=fixed)
+    assert env == {"PATH": "/bin", **fixed}
+
+
+@pytest.mark.parametrize(
+    ("provider", "files"),
+    [
+        ("claude", (".claude/.credentials.json",)),
+        ("codex", (".codex/auth.json",)),
+        (
+            "gemini",
+            (".gemini/oauth_creds.json", ".gemini/settings.json", ".gemini/google_accounts.json"),
+        ),
+        ("amp", (".local/share/amp/secrets.json",)),
+    ],
+)
+def test_credential_files_are_home_relative_login_files(
+    provider: str, files: tuple[str, ...]
+) -> None:
+    found = DRIVERS[provider].credential_files
+    assert found == files
+    assert all(not path.startswith("/") and ".." not in path.split("/") for path in found)
