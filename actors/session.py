@@ -129,6 +129,7 @@ class Session:
     ] = field(default_factory=lambda: trio.open_memory_channel[SessionEvent](_EVENT_BUFFER))
     _scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     _submitted: bool = False
+    _answered: bool = False  # the last event (Finished or Failed) has been sent
 
     @property
     def parked(self) -> bool:
@@ -157,6 +158,7 @@ class SessionActor:
         self.session = Session(provider=spec.driver.profile.id, model=spec.model)
         self._decoder = spec.driver.decoder()
         self._started_sent = False
+        self._closed = False
 
     async def run(
         self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
@@ -306,6 +308,11 @@ class SessionActor:
                     answered = answered or isinstance(event, _ANSWER_EVENTS)
                     await self._emit(event)
                 if decoder.done:
+                    if decoder.succeeded:
+                        # The answer is decided: send it now, reap after.
+                        self._closed = True
+                        for event in decoder.finish(None, ""):
+                            await self._emit(event)
                     return None
         assert whole.cancelled_caught
         return Failed(kind="timeout", message=f"{provider}: run passed {timers.total:g} s")
@@ -318,6 +325,8 @@ class SessionActor:
             self._started_sent = True
         elif not self._started_sent:
             await self._emit(Started(provider=self.session.provider, model=self.spec.model))
+        if isinstance(event, Finished | Failed):
+            self.session._answered = True
         try:
             await self.session._events[0].send(event)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -339,6 +348,8 @@ class SessionActor:
 
     async def _close(self, ending: Failed | None, exit_code: int, stderr_tail: str) -> None:
         """Send the closing events: ours, or the decoder's classification of the exit."""
+        if self._closed:
+            return  # the reported success went out before the reap
         closing = [ending] if ending is not None else self._decoder.finish(exit_code, stderr_tail)
         tail = _redact(stderr_tail, self.spec) or None
         events = [

@@ -141,8 +141,10 @@ class System:
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion and read its events; leaving the block ends the run.
 
-        The CLI's process group is reaped (within the shutdown ladder) before the block is
-        left, whether the events were read to the end or not.
+        Leaving before the last event (Finished or Failed) cancels the run, and the CLI's
+        process group is reaped (within the shutdown ladder) before the block is left.
+        After the last event the CLI is exiting by itself; its actor reaps it, under the
+        session supervisor, without holding the caller.
         """
         text = _prompt_text(prompt)
         session = await self._session_for(provider, model)
@@ -150,15 +152,20 @@ class System:
         try:
             yield events
         finally:
-            session.cancel()
-            with trio.CancelScope(shield=True):
-                await session.reaped.wait()
+            if not session._answered:
+                session.cancel()
+                with trio.CancelScope(shield=True):
+                    await session.reaped.wait()
             events.close()
 
     async def query(self, provider: str, model: str, prompt: Prompt) -> Completion:
         """Run one completion to its end; raises :class:`SessionFailed` when it fails."""
+        seen: list[SessionEvent] = []
         async with self.stream(provider, model, prompt) as events:
-            seen = [event async for event in events]
+            async for event in events:
+                seen.append(event)
+                if isinstance(event, Finished | Failed):
+                    break
         last = seen[-1] if seen else None
         if isinstance(last, Finished):
             usage = next((e for e in reversed(seen) if isinstance(e, Usage)), None)

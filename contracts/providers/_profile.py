@@ -166,7 +166,8 @@ class LineDecoder(Protocol):
       fatal). A line that is not a JSON object breaks the stream-json protocol: ``feed``
       returns ``[Failed(kind="protocol_error", ...)]`` and the actor ends the run.
     - :attr:`done` turns True once the CLI has reported its final result, so the actor
-      can stop waiting for more output and let the process exit.
+      can stop waiting for more output and let the process exit; :attr:`succeeded` when
+      that result was a success, so the answer can go out before the process is reaped.
     - :meth:`finish` gets the exit code (negative for a signal, as Python reports it)
       and the stderr tail, and returns the closing events: a Usage not yet sent (amp
       sums its assistant lines), then exactly one Finished or Failed. A reported
@@ -180,6 +181,15 @@ class LineDecoder(Protocol):
     @property
     def done(self) -> bool:
         """True once the CLI's final result line has been decoded."""
+        ...
+
+    @property
+    def succeeded(self) -> bool:
+        """True once the CLI reported success: :meth:`finish` no longer depends on the exit.
+
+        The actor then sends the closing events at once and reaps the process after,
+        so a consumer never waits for a CLI's slow shutdown.
+        """
         ...
 
     def feed(self, line: bytes) -> list[SessionEvent]:

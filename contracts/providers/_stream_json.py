@@ -185,6 +185,11 @@ class JsonLineDecoder:
         return self._done
 
     @property
+    def succeeded(self) -> bool:
+        """True once a reported success decided the run (the exit code no longer matters)."""
+        return self._done and self._broken is None and self._failure is None
+
+    @property
     def text(self) -> str:
         """The answer so far: every streamed piece in order, unless a subclass chose one."""
         return self._answer if self._answer is not None else "".join(self._pieces)

@@ -175,3 +175,26 @@ async def test_a_session_parked_on_stdin_keeps_its_process_until_the_prompt(
         assert session.parked
         events = await collect(session, PROMPT)
     assert isinstance(events[-1], Finished)
+
+
+async def test_a_reported_success_is_sent_before_the_cli_has_exited(tmp_path: Path) -> None:
+    spec = fake_spec("claude", tmp_path, mode="linger")
+    async with trio.open_nursery() as nursery:
+        session: Session = await nursery.start(SessionActor(spec).run)
+        events = session.submit(PROMPT)
+        async for event in events:
+            if isinstance(event, Finished):
+                break
+        leader = pid_file(tmp_path, "leader")
+        assert alive(leader)  # still lingering: the answer did not wait for the exit
+        assert not session.reaped.is_set()
+        await session.reaped.wait()
+    assert not alive(leader)
+
+
+async def test_a_cli_that_exits_after_its_result_still_ends_with_one_finished(
+    tmp_path: Path,
+) -> None:
+    _, events = await run_once(fake_spec("codex", tmp_path, mode="linger"), PROMPT)
+    assert isinstance(events[-1], Finished)
+    assert sum(isinstance(event, Failed | Finished) for event in events) == 1

@@ -50,6 +50,8 @@ answer. Modes (``delta`` = a claude/gemini token delta, a codex item, an amp ass
 - ``grandchild``: starts ``python3 -S -c 'sleep 3600'`` in the same process group (no new
   session), then answers like ``ok`` and exits 0, leaving it running.
 - ``stderr_flood``: :data:`STDERR_FLOOD_BYTES` of log lines on stderr, then ``ok``.
+- ``linger``: ``ok``, then :data:`LINGER_S` seconds before exiting (a CLI flushing
+  telemetry after its result).
 
 Answer and usage (importable: ``from tests.fakes.fake_cli import expected_usage``):
 
@@ -83,6 +85,7 @@ MODES = (
     "ignore_term",
     "grandchild",
     "stderr_flood",
+    "linger",
 )
 VERSIONS = {
     "claude": "2.1.197 (Claude Code)",
@@ -98,6 +101,7 @@ DEFAULT_MODELS = {
 }
 
 USAGE_EXIT_CODE = 2
+LINGER_S = 1.0
 CRASH_EXIT_CODE = 3
 NOT_LOGGED_IN_EXIT_CODES = {"claude": 1, "codex": 1, "gemini": 41, "amp": 1}
 SLEEP_FOREVER_S = 3600.0
@@ -789,6 +793,9 @@ def _run(provider: str, args: list[str]) -> int:
         _play([item for item in session.script(text, [text]) if item[0] in kept])
         return 0
     _play(script, delay_s=delay_ms / 1000 if mode == "slow" else 0.0)
+    if mode == "linger":
+        sys.stdout.flush()
+        time.sleep(LINGER_S)
     return 0
 
 
