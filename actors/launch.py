@@ -57,7 +57,7 @@ def session_spec(
     return SessionSpec(
         driver=cli,
         model=model,
-        argv=(*cli.argv(executable, model), *settings.extra_args),
+        argv=cli.argv(executable, model, settings.extra_args),
         env=scrubbed_environment(environ, cli.profile, fixed=cli.fixed_env(), extra=settings.env),
         work_root=work_root,
         timers=Timers(

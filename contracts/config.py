@@ -68,6 +68,13 @@ class ConfigError(ValueError):
 
 def parse_config(data: bytes | str) -> Config:
     """Parse and validate TOML text; raises :class:`ConfigError` with a clear message."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"configuration is not valid TOML: not UTF-8 ({exc.reason})"
+            ) from None
     try:
         return msgspec.toml.decode(data, type=Config)
     except msgspec.ValidationError as exc:

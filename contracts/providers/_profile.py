@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     # Only for annotations: contracts.session owns the event union, and importing it at
     # run time is not needed for a Protocol.
@@ -219,8 +219,12 @@ class CliDriver(Protocol):
         """Paths relative to HOME that hold the CLI's login, copied into an isolated HOME."""
         ...
 
-    def argv(self, executable: str, model: str) -> tuple[str, ...]:
-        """The headless completion-only command line; the prompt is never part of it."""
+    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
+        """The headless completion-only command line; the prompt is never part of it.
+
+        ``extra_args`` (the operator's ``[providers.<id>].extra_args``) go where the CLI
+        reads options, after the completion-only flags.
+        """
         ...
 
     def fixed_env(self) -> Mapping[str, str]:

@@ -17,7 +17,7 @@ none::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, final
 
@@ -170,13 +170,13 @@ class AmpDriver:
         """
         return (".local/share/amp/secrets.json",)
 
-    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
         """``amp -x`` (execute mode) as stream-json, detached from any IDE.
 
         ``model`` is unused: amp has no model flag (its agent mode picks the model).
         """
         del model
-        return (executable, "-x", "--stream-json", "--no-ide", "--no-notifications")
+        return (executable, "-x", "--stream-json", "--no-ide", "--no-notifications", *extra_args)
 
     def fixed_env(self) -> Mapping[str, str]:
         """Nothing: amp's completion-only settings are its command line."""

@@ -20,7 +20,7 @@ message that follows them is not counted again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, final
 
@@ -222,7 +222,7 @@ class ClaudeDriver:
         """Where ``claude login`` keeps its credentials, relative to HOME."""
         return (".claude/.credentials.json",)
 
-    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
         """``claude -p`` streaming JSON with token deltas, and nothing of an agent.
 
         No built-in tools, plan permission mode, no MCP server unless given, no user or
@@ -239,6 +239,7 @@ class ClaudeDriver:
             "--permission-mode=plan",
             "--strict-mcp-config",
             "--setting-sources=",
+            *extra_args,
         )
 
     def fixed_env(self) -> Mapping[str, str]:

@@ -16,7 +16,7 @@ the last of them::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, final
 
@@ -165,7 +165,7 @@ class CodexDriver:
         """Where ``codex login`` keeps its credentials, relative to HOME."""
         return (".codex/auth.json",)
 
-    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
         """``codex exec`` as JSON lines, read-only, without the user's config or tools.
 
         The final ``-`` makes codex read the prompt from stdin.
@@ -181,6 +181,7 @@ class CodexDriver:
             f"--model={model}",
             "--ignore-user-config",
             *(f"--config={override}" for override in COMPLETION_ONLY_CONFIG),
+            *extra_args,  # before the "-": codex reads options, then the prompt source
             "-",
         )
 

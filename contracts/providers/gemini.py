@@ -19,7 +19,7 @@ failed login.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, final
 
@@ -218,7 +218,7 @@ class GeminiDriver:
         """Gemini's login (OAuth credentials, the chosen auth method, the account)."""
         return (".gemini/oauth_creds.json", ".gemini/settings.json", ".gemini/google_accounts.json")
 
-    def argv(self, executable: str, model: str) -> tuple[str, ...]:
+    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
         """``gemini`` as stream-json, read-only (plan mode), trusting its empty directory.
 
         The prompt goes to stdin, which also makes it run headless.
@@ -229,6 +229,7 @@ class GeminiDriver:
             f"--model={model}",
             "--approval-mode=plan",
             "--skip-trust",
+            *extra_args,
         )
 
     def fixed_env(self) -> Mapping[str, str]:

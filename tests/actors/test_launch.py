@@ -1,0 +1,138 @@
+"""From configuration to a session spec: executable resolution, environment, options."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors.launch import UnknownProvider, resolve_executable, session_spec
+from actors.session import SessionActor, SessionSpec, _redact, _seed_home
+from contracts.config import Config, ProviderSettings, parse_config
+from contracts.providers import CliDriver, driver
+from tests.actors.sessions import fake_spec
+
+
+def _driver(provider: str) -> CliDriver:
+    found = driver(provider)
+    assert found is not None
+    return found
+
+
+CLAUDE = _driver("claude")
+
+
+def _executable(path: Path) -> Path:
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_the_bin_variable_wins_over_config_and_path(tmp_path: Path) -> None:
+    chosen = _executable(tmp_path / "my-claude")
+    configured = Config(providers={"claude": ProviderSettings(executable="/opt/claude")})
+    environ = {"ASM_CLAUDE_BIN": str(chosen), "PATH": str(tmp_path)}
+    assert resolve_executable(CLAUDE, configured, environ) == str(chosen)
+
+
+def test_the_config_file_is_used_when_the_variable_is_unset(tmp_path: Path) -> None:
+    configured = _executable(tmp_path / "claude-from-config")
+    config = Config(providers={"claude": ProviderSettings(executable=str(configured))})
+    assert resolve_executable(CLAUDE, config, {"PATH": "/nonexistent"}) == str(configured)
+
+
+def test_path_is_searched_last(tmp_path: Path) -> None:
+    on_path = _executable(tmp_path / "claude")
+    assert resolve_executable(CLAUDE, Config(), {"PATH": str(tmp_path)}) == str(on_path)
+
+
+def test_a_missing_executable_keeps_its_name_so_the_session_says_not_installed() -> None:
+    assert resolve_executable(CLAUDE, Config(), {"PATH": "/nonexistent"}) == "claude"
+
+
+def test_the_session_environment_is_scrubbed(tmp_path: Path) -> None:
+    environ = {
+        "PATH": "/usr/bin",
+        "HOME": str(tmp_path),
+        "CLAUDECODE": "1",
+        "AWS_SECRET_ACCESS_KEY": "do-not-pass",
+        "ANTHROPIC_API_KEY": "sk-ant-pass-this",
+    }
+    config = Config(
+        providers={"claude": ProviderSettings(env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})}
+    )
+    spec = session_spec("claude", "m", config, work_root=str(tmp_path), environ=environ)
+    assert "CLAUDECODE" not in spec.env
+    assert "AWS_SECRET_ACCESS_KEY" not in spec.env
+    assert spec.env["ANTHROPIC_API_KEY"] == "sk-ant-pass-this"
+    assert spec.env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"
+    assert spec.env["DISABLE_AUTOUPDATER"] == "1"
+    assert set(spec.env) <= {
+        "PATH", "HOME", "LANG", "TMPDIR", *CLAUDE.profile.auth_env, *CLAUDE.fixed_env()
+    }  # fmt: skip
+
+
+def test_operator_extra_args_come_before_codexs_stdin_dash(tmp_path: Path) -> None:
+    config = Config(providers={"codex": ProviderSettings(extra_args=("--config=x=1",))})
+    spec = session_spec("codex", "m", config, work_root=str(tmp_path), environ={})
+    assert spec.argv[-2:] == ("--config=x=1", "-")
+
+
+def test_session_timers_and_ladder_come_from_the_config(tmp_path: Path) -> None:
+    parsed = parse_config(
+        b"[sessions]\nfirst_event_timeout = 5\nidle_timeout = 7\nrun_timeout = 9\n"
+        b"exit_grace = 0.5\nterminate_grace = 0.25\n"
+    )
+    spec = session_spec("gemini", "m", parsed, work_root=str(tmp_path), environ={})
+    assert (spec.timers.first_event, spec.timers.idle, spec.timers.total) == (5, 7, 9)
+    assert (spec.ladder.voluntary, spec.ladder.terminate) == (0.5, 0.25)
+
+
+def test_an_unknown_provider_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnknownProvider):
+        session_spec("llama", "m", Config(), work_root=str(tmp_path), environ={})
+
+
+def test_an_isolated_home_holds_read_only_copies_of_the_login_only(tmp_path: Path) -> None:
+    operator = tmp_path / "operator"
+    (operator / ".claude").mkdir(parents=True)
+    (operator / ".claude" / ".credentials.json").write_text('{"token": "t"}')
+    (operator / ".claude" / "settings.json").write_text("{}")
+    (operator / ".ssh").mkdir()
+    (operator / ".ssh" / "id_ed25519").write_text("key")
+    spec = SessionSpec(
+        driver=CLAUDE, model="m", argv=("claude",), env={}, work_root=str(tmp_path),
+        isolate_home=True, operator_home=str(operator),
+    )  # fmt: skip
+    home = _seed_home(tmp_path / "home", spec)
+    files = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    assert files == [".claude/.credentials.json"]
+    copy = home / ".claude" / ".credentials.json"
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o400
+    assert copy.read_text() == '{"token": "t"}'
+
+
+async def test_an_isolated_session_runs_with_its_private_home(tmp_path: Path) -> None:
+    spec = fake_spec("claude", tmp_path)
+    isolated = SessionSpec(**{**spec.__dict__, "isolate_home": True, "operator_home": "/x"})
+    actor = SessionActor(isolated)
+    async with trio.open_nursery() as nursery:
+        session = await nursery.start(actor.run)
+        environ = Path(f"/proc/{session.pid}/environ").read_bytes().split(b"\0")
+        home = next(v for v in environ if v.startswith(b"HOME=")).decode()[5:]
+        assert home.startswith(str(tmp_path / "sessions"))
+        assert home != os.environ.get("HOME")
+        session.cancel()
+
+
+def test_auth_values_are_cut_out_of_the_stderr_tail(tmp_path: Path) -> None:
+    spec = SessionSpec(
+        driver=CLAUDE, model="m", argv=("claude",),
+        env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"}, work_root=str(tmp_path),
+    )  # fmt: skip
+    tail = _redact("error: key sk-ant-secret-value rejected", spec)
+    assert "sk-ant-secret-value" not in tail
+    assert "[redacted]" in tail
