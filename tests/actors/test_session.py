@@ -11,7 +11,7 @@ from actors.session import Session, SessionActor, SessionEnded, Timers
 from contracts.session import Failed, Finished, Message, Started, TextDelta, Usage
 from tests.actors.sessions import FAST_LADDER, collect, fake_spec, pid_file, run_once
 from tests.fakes.fake_cli import answer_text, expected_tokens
-from tests.processes import alive, gone_within
+from tests.processes import alive, gone_within, group_members
 
 PROVIDERS = ("claude", "codex", "gemini", "amp")
 PROMPT = "Say hello to the session actor."
@@ -68,7 +68,9 @@ async def test_each_fault_mode_gives_its_failed_kind_and_the_group_is_reaped(
     assert failed.kind == kind, failed
     assert isinstance(events[0], Started)
     assert sum(isinstance(event, Failed | Finished) for event in events) == 1
-    assert not alive(pid_file(tmp_path, "leader"))
+    leader = pid_file(tmp_path, "leader")
+    assert not alive(leader)
+    assert group_members(leader) == []  # the whole process group, not only its leader
     # Timers first, then at most the ladder: nothing waits for more.
     assert trio.current_time() - start < QUICK.first_event + QUICK.idle + REAP_BUDGET
 
