@@ -35,7 +35,8 @@ def resolve_executable(
     chosen = environ.get(profile.bin_env) or config.provider(profile.id).executable
     name = chosen or profile.executable
     found = shutil.which(name, path=environ.get("PATH", os.defpath))
-    return found or name
+    # Absolute: the session runs in its own private working directory.
+    return os.path.abspath(found) if found else name
 
 
 def session_spec(

@@ -44,6 +44,15 @@ def test_the_config_file_is_used_when_the_variable_is_unset(tmp_path: Path) -> N
     assert resolve_executable(CLAUDE, config, {"PATH": "/nonexistent"}) == str(configured)
 
 
+def test_a_relative_executable_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _executable(tmp_path / "claude")
+    monkeypatch.chdir(tmp_path)
+    environ = {"ASM_CLAUDE_BIN": "./claude", "PATH": "/nonexistent"}
+    assert resolve_executable(CLAUDE, Config(), environ) == str(tmp_path / "claude")
+
+
 def test_path_is_searched_last(tmp_path: Path) -> None:
     on_path = _executable(tmp_path / "claude")
     assert resolve_executable(CLAUDE, Config(), {"PATH": str(tmp_path)}) == str(on_path)

@@ -8,7 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+FAKES = ROOT / "tests" / "fakes" / "bin"
+
+
+def _environ() -> dict[str, str]:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, "PATH": path}
 
 
 def console_examples() -> list[tuple[str, str]]:
@@ -28,15 +35,42 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def test_readme_console_examples_print_what_the_readme_says() -> None:
     examples = console_examples()
-    assert len(examples) >= 4
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    assert len(examples) >= 5
     for command, expected in examples:
         result = subprocess.run(
             ["bash", "-c", command],
             check=False,
             capture_output=True,
             text=True,
-            env=env,
+            env=_environ(),
+            cwd=ROOT,
             timeout=60,
         )
         assert result.stdout == expected, command
+
+
+def test_readme_python_examples_run() -> None:
+    blocks = re.findall(
+        r"```python\n(# Run by tests/commands/test_readme.py.*?)```", README.read_text(), re.S
+    )
+    assert blocks, "the README's embedding example is gone"
+    env = {
+        **_environ(),
+        "ASM_CLAUDE_BIN": str(FAKES / "claude"),
+        "ASM_CODEX_BIN": str(FAKES / "codex"),
+    }
+    for block in blocks:
+        result = subprocess.run(
+            [sys.executable, "-c", block],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0].startswith("Hello from fake claude. You said: Say hi Usage(")
+        assert lines[1] == "Started"
+        assert lines[-1] == "Finished"
