@@ -117,7 +117,14 @@ def test_every_option_value_is_attached_with_equals(found: CliDriver) -> None:
 @pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
 def test_the_prompt_is_never_on_the_command_line(found: CliDriver) -> None:
     """argv takes no prompt: one command line serves every prompt, which goes to stdin."""
-    assert list(inspect.signature(found.argv).parameters) == ["executable", "model"]
+    assert list(inspect.signature(found.argv).parameters) == ["executable", "model", "extra_args"]
+
+
+@pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
+def test_operator_extra_args_are_kept_whole_and_in_order(found: CliDriver) -> None:
+    argv = found.argv("cli", "m", ("--config=a=1", "--flag"))
+    at = argv.index("--config=a=1")
+    assert argv[at + 1] == "--flag"
 
 
 def test_claude_fixed_environment_turns_off_updates_and_nonessential_traffic() -> None:
