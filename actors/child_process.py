@@ -94,7 +94,7 @@ async def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: str) -> Chi
     """Start ``argv`` in a new session (its own process group) with all three pipes.
 
     Raises ``FileNotFoundError`` / ``PermissionError`` when the executable cannot run;
-    the caller classifies that as not_installed. No PR_SET_PDEATHSIG (SPEC §4.4).
+    the caller classifies that as not_installed. No parent-death signal (SPEC §4.4).
 
     Why not ``trio.lowlevel.open_process``: it forks from a worker thread, which costs
     about 2 ms more per spawn here than forking on the loop's own thread (measured by

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import signal
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import msgspec
@@ -47,6 +44,7 @@ from actors.child_process import (
     signal_group,
     spawn,
 )
+from actors.sandbox import Sandbox, redact
 from contracts.providers import CliDriver
 from contracts.session import (
     Failed,
@@ -165,24 +163,20 @@ class SessionActor:
     ) -> None:
         """Spawn, report the handle, converse, reap. Never raises for a CLI's failure."""
         session = self.session
-        private = Path(tempfile.mkdtemp(prefix=f"asm-{session.provider}-", dir=self.spec.work_root))
+        sandbox = Sandbox.create(self.spec.work_root, session.provider)
         try:
             with session._scope:
-                await self._run_in(private, task_status)
+                await self._run_in(sandbox, task_status)
         finally:
-            with trio.CancelScope(shield=True):
-                # In a thread: removing even an empty directory can hold the loop for ms.
-                await trio.to_thread.run_sync(shutil.rmtree, private, True)
+            await sandbox.remove()
             session._events[0].close()
             session.reaped.set()
             session.ended.set()
 
-    async def _run_in(self, private: Path, task_status: trio.TaskStatus[Session]) -> None:
+    async def _run_in(self, sandbox: Sandbox, task_status: trio.TaskStatus[Session]) -> None:
         session = self.session
         try:
-            child = await spawn(
-                self.spec.argv, env=self._environment(private), cwd=str(private / "work")
-            )
+            child = await spawn(self.spec.argv, env=self._environment(sandbox), cwd=sandbox.cwd)
         except OSError as exc:
             task_status.started(session)
             await self._fail_before_start(exc)
@@ -235,14 +229,14 @@ class SessionActor:
                 nursery.start_soon(read_lines, child.stdout, lines)
                 nursery.start_soon(tail.drain, child.stderr)
 
-    def _environment(self, private: Path) -> dict[str, str]:
-        env = dict(self.spec.env)
-        for name in ("work", "tmp"):
-            (private / name).mkdir(mode=0o700)
-        env["TMPDIR"] = str(private / "tmp")
-        if self.spec.isolate_home:
-            env["HOME"] = str(_seed_home(private / "home", self.spec))
-        return env
+    def _environment(self, sandbox: Sandbox) -> dict[str, str]:
+        spec = self.spec
+        return sandbox.environment(
+            spec.env,
+            isolate_home=spec.isolate_home,
+            operator_home=spec.operator_home,
+            credential_files=spec.driver.credential_files,
+        )
 
     async def _await_prompt(self, child: ChildProcess) -> str | None:
         """The prompt, or None when the parked process exits (or is cancelled) first."""
@@ -351,7 +345,7 @@ class SessionActor:
         if self._closed:
             return  # the reported success went out before the reap
         closing = [ending] if ending is not None else self._decoder.finish(exit_code, stderr_tail)
-        tail = _redact(stderr_tail, self.spec) or None
+        tail = redact(stderr_tail, self.spec.env, self.spec.driver.profile.auth_env) or None
         events = [
             msgspec.structs.replace(
                 event,
@@ -397,27 +391,3 @@ def _is_cancellation(exc: BaseException) -> bool:
 async def _sweep_group_on_exit(child: ChildProcess) -> None:
     await trio.lowlevel.wait_readable(child.pidfd)
     signal_group(child, signal.SIGKILL)
-
-
-def _redact(text: str, spec: SessionSpec) -> str:
-    """``text`` with the values of the provider's auth variables cut out."""
-    for name in spec.driver.profile.auth_env:
-        value = spec.env.get(name, "")
-        if len(value) >= 8:
-            text = text.replace(value, "[redacted]")
-    return text
-
-
-def _seed_home(home: Path, spec: SessionSpec) -> Path:
-    """A private HOME holding read-only copies of the CLI's login files, nothing else."""
-    home.mkdir(mode=0o700)
-    source = Path(spec.operator_home) if spec.operator_home else None
-    for relative in spec.driver.credential_files:
-        original = source / relative if source is not None else None
-        if original is None or not original.is_file():
-            continue
-        copy = home / relative
-        copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        shutil.copyfile(original, copy)
-        copy.chmod(0o400)
-    return home

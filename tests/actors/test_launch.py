@@ -10,7 +10,8 @@ import pytest
 import trio
 
 from actors.launch import UnknownProvider, resolve_executable, session_spec
-from actors.session import SessionActor, SessionSpec, _redact, _seed_home
+from actors.sandbox import redact, seed_home
+from actors.session import SessionActor, SessionSpec
 from contracts.config import Config, ProviderSettings, parse_config
 from contracts.providers import CliDriver, driver
 from tests.actors.sessions import fake_spec
@@ -112,11 +113,7 @@ def test_an_isolated_home_holds_read_only_copies_of_the_login_only(tmp_path: Pat
     (operator / ".claude" / "settings.json").write_text("{}")
     (operator / ".ssh").mkdir()
     (operator / ".ssh" / "id_ed25519").write_text("key")
-    spec = SessionSpec(
-        driver=CLAUDE, model="m", argv=("claude",), env={}, work_root=str(tmp_path),
-        isolate_home=True, operator_home=str(operator),
-    )  # fmt: skip
-    home = _seed_home(tmp_path / "home", spec)
+    home = seed_home(tmp_path / "home", str(operator), CLAUDE.credential_files)
     files = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
     assert files == [".claude/.credentials.json"]
     copy = home / ".claude" / ".credentials.json"
@@ -137,11 +134,7 @@ async def test_an_isolated_session_runs_with_its_private_home(tmp_path: Path) ->
         session.cancel()
 
 
-def test_auth_values_are_cut_out_of_the_stderr_tail(tmp_path: Path) -> None:
-    spec = SessionSpec(
-        driver=CLAUDE, model="m", argv=("claude",),
-        env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"}, work_root=str(tmp_path),
-    )  # fmt: skip
-    tail = _redact("error: key sk-ant-secret-value rejected", spec)
-    assert "sk-ant-secret-value" not in tail
-    assert "[redacted]" in tail
+def test_auth_values_are_cut_out_of_the_stderr_tail() -> None:
+    env = {"ANTHROPIC_API_KEY": "sk-ant-secret-value"}
+    tail = redact("error: key sk-ant-secret-value rejected", env, CLAUDE.profile.auth_env)
+    assert tail == "error: key [redacted] rejected"
