@@ -37,6 +37,7 @@ from contracts.session import (
     FinishReason,
     Message,
     SessionEvent,
+    Started,
     TextDelta,
     Usage,
 )
@@ -171,6 +172,7 @@ class JsonLineDecoder:
 
     def __init__(self) -> None:
         self._done = False
+        self._started = False
         self._broken: Failed | None = None
         self._pieces: list[str] = []
         self._answer: str | None = None
@@ -226,6 +228,16 @@ class JsonLineDecoder:
     def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
         """The events of one JSON object; unknown types give ``[]``."""
         raise NotImplementedError
+
+    def _start(self, obj: dict[str, Any], session_key: str = "session_id") -> list[SessionEvent]:
+        """Started from the CLI's first start line (a repeated one gives nothing)."""
+        if self._started:
+            return []
+        self._started = True
+        session_id = text_field(obj, session_key)
+        return [
+            Started(provider=self.provider, session_id=session_id, model=text_field(obj, "model"))
+        ]
 
     def _delta(self, text: str) -> list[SessionEvent]:
         """A streamed piece of the answer (nothing for an empty piece)."""

@@ -33,7 +33,7 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import Failed, FailedKind, SessionEvent, Started, Usage
+from contracts.session import Failed, FailedKind, SessionEvent, Usage
 
 __all__ = ["AMP", "DRIVER", "AmpDecoder", "AmpDriver"]
 
@@ -75,20 +75,12 @@ class AmpDecoder(JsonLineDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._started = False
         self._usage: list[tuple[int, int, int]] = []
 
     def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
         match text_field(obj, "type"):
-            case "system" if text_field(obj, "subtype") == "init" and not self._started:
-                self._started = True
-                return [
-                    Started(
-                        provider=self.provider,
-                        session_id=text_field(obj, "session_id"),
-                        model=text_field(obj, "model"),
-                    )
-                ]
+            case "system" if text_field(obj, "subtype") == "init":
+                return self._start(obj)
             case "assistant":
                 message = object_field(obj, "message")
                 if (usage := anthropic_usage(object_field(message, "usage"))) is not None:

@@ -37,7 +37,7 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import FinishReason, SessionEvent, Started, Usage, Warning
+from contracts.session import FinishReason, SessionEvent, Usage, Warning
 
 __all__ = ["CLAUDE", "DRIVER", "ClaudeDecoder", "ClaudeDriver"]
 
@@ -91,7 +91,6 @@ class ClaudeDecoder(JsonLineDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._started = False
         self._stop_reason: FinishReason | None = None
         self._message_id: str | None = None
         # Ids of the messages whose text came as deltas (None: a delta before any
@@ -112,15 +111,8 @@ class ClaudeDecoder(JsonLineDecoder):
 
     def _system(self, obj: dict[str, Any]) -> list[SessionEvent]:
         subtype = text_field(obj, "subtype")
-        if subtype == "init" and not self._started:
-            self._started = True
-            return [
-                Started(
-                    provider=self.provider,
-                    session_id=text_field(obj, "session_id"),
-                    model=text_field(obj, "model"),
-                )
-            ]
+        if subtype == "init":
+            return self._start(obj)
         if subtype == "api_retry":
             return [Warning(message=_retry_notice(obj))]
         return []

@@ -29,7 +29,7 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import FailedKind, SessionEvent, Started, Usage, Warning
+from contracts.session import FailedKind, SessionEvent, Usage, Warning
 
 __all__ = ["CODEX", "COMPLETION_ONLY_CONFIG", "DRIVER", "CodexDecoder", "CodexDriver"]
 
@@ -90,15 +90,13 @@ class CodexDecoder(JsonLineDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._started = False
         # The last non-fatal error, to explain a run that then ends without a result.
         self._last_error: str | None = None
 
     def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
         match text_field(obj, "type"):
-            case "thread.started" if not self._started:
-                self._started = True
-                return [Started(provider=self.provider, session_id=text_field(obj, "thread_id"))]
+            case "thread.started":
+                return self._start(obj, "thread_id")
             case "item.completed":
                 return self._item(object_field(obj, "item"))
             case "error":

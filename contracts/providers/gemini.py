@@ -34,7 +34,7 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import Failed, FailedKind, SessionEvent, Started, Usage, Warning
+from contracts.session import Failed, FailedKind, SessionEvent, Usage, Warning
 
 __all__ = ["DRIVER", "EXIT_MEANINGS", "GEMINI", "GeminiDecoder", "GeminiDriver"]
 
@@ -88,22 +88,14 @@ class GeminiDecoder(JsonLineDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._started = False
         self._deltas = False
         # The last error-severity event: it explains a run that ends without a result.
         self._last_error: str | None = None
 
     def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
         match text_field(obj, "type"):
-            case "init" if not self._started:
-                self._started = True
-                return [
-                    Started(
-                        provider=self.provider,
-                        session_id=text_field(obj, "session_id"),
-                        model=text_field(obj, "model"),
-                    )
-                ]
+            case "init":
+                return self._start(obj)
             case "message":
                 return self._message_line(obj)
             case "error":
