@@ -261,23 +261,30 @@ class SessionActor:
         prompt = await self._await_prompt(child)
         if prompt is None:
             return Failed(kind="crashed", message=f"{provider} exited before it got a prompt")
-        stdin = child.stdin
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            await stdin.send_all(prompt.encode("utf-8", errors="replace"))
-            await stdin.aclose()
+        timers, submitted = self.spec.timers, trio.current_time()
+        # A CLI that never reads its stdin must not hold the run: the write is timed too.
+        with trio.move_on_at(submitted + timers.first_event) as writing:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await child.stdin.send_all(prompt.encode("utf-8", errors="replace"))
+                await child.stdin.aclose()
+        if writing.cancelled_caught:
+            return Failed(
+                kind="timeout",
+                message=f"{provider} did not read its prompt within {timers.first_event:g} s",
+            )
         async with trio.open_nursery() as nursery:
             # The leader may exit while a helper it left still holds stdout open; sweep
             # the group at once so stdout ends and the decoder can classify the exit.
             nursery.start_soon(_sweep_group_on_exit, child)
-            ending = await self._read_events(lines)
+            ending = await self._read_events(lines, submitted)
             nursery.cancel_scope.cancel()
         return ending
 
     async def _read_events(
-        self, lines: trio.MemoryReceiveChannel[bytes | LineTooLong]
+        self, lines: trio.MemoryReceiveChannel[bytes | LineTooLong], now: float
     ) -> Failed | None:
+        """Lines in, events out, under the three timers (``now``: when the prompt went in)."""
         provider, timers, decoder = self.session.provider, self.spec.timers, self._decoder
-        now = trio.current_time()
         first_deadline, answered = now + timers.first_event, False
         with trio.move_on_at(now + timers.total) as whole:
             while True:

@@ -200,3 +200,14 @@ async def test_a_cli_that_exits_after_its_result_still_ends_with_one_finished(
     _, events = await run_once(fake_spec("codex", tmp_path, mode="linger"), PROMPT)
     assert isinstance(events[-1], Finished)
     assert sum(isinstance(event, Failed | Finished) for event in events) == 1
+
+
+async def test_a_cli_that_never_reads_its_prompt_times_out(tmp_path: Path) -> None:
+    # Start-up longer than the deadline: the 200 kB prompt fills the pipe and blocks.
+    spec = fake_spec("claude", tmp_path, timers=QUICK, extra_env={"FAKE_CLI_STARTUP_MS": "60000"})
+    _, events = await run_once(spec, "x" * 200_000)
+    failed = events[-1]
+    assert isinstance(failed, Failed)
+    assert failed.kind == "timeout"
+    assert "did not read its prompt" in failed.message
+    assert not alive(pid_file(tmp_path, "leader"))
