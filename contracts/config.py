@@ -20,7 +20,15 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["Config", "ConfigError", "ProviderSettings", "SessionSettings", "parse_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "LeaseSettings",
+    "ProviderSettings",
+    "ServerSettings",
+    "SessionSettings",
+    "parse_config",
+]
 
 _Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
@@ -51,11 +59,35 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     terminate_grace: _Seconds = 3.0
 
 
+class LeaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[leases]``: how long an endpoint lease lives and what it may run (SPEC §2.4).
+
+    ``ttl_seconds`` and ``idle_seconds`` are off unless set; a request's context may
+    shorten them (``lease_ttl_seconds``, ``lease_idle_seconds``). ``pool_size`` is the
+    warm pool of a lease whose provider sets none (SPEC §4.5: 0 embedded, ``asm serve``
+    makes it 1).
+    """
+
+    ttl_seconds: _Seconds | None = None
+    idle_seconds: _Seconds | None = None
+    max_sessions: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8
+    pool_size: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
+
+
+class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[server]``: where the loopback HTTP surface listens (SPEC §3, §7)."""
+
+    bind: str = "127.0.0.1:8787"
+    keepalive_seconds: _Seconds = 15.0
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; ``Config()`` is the default."""
 
     providers: dict[str, ProviderSettings] = {}
     sessions: SessionSettings = msgspec.field(default_factory=SessionSettings)
+    leases: LeaseSettings = msgspec.field(default_factory=LeaseSettings)
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
 
     def provider(self, provider_id: str) -> ProviderSettings:
         """The settings of ``provider_id``, defaults when the file does not name it."""

@@ -1,0 +1,291 @@
+"""Leases: each published (provider, model) endpoint is a lease actor (SPEC §2.4).
+
+A :class:`LeaseActor` owns an endpoint id, a lease ref and a bearer token of 256 random
+bits. It runs the endpoint's completions as sessions under the session supervisor,
+keeps an optional warm pool, and ends on release, on its TTL or after its idle timeout;
+ending cancels its in-flight sessions (their processes are reaped) and from then on its
+routes answer 404. The :class:`LeaseRegistry` is the northbound API and the lookup the
+HTTP app uses (it satisfies ``transport.endpoint_gateway.LeaseGateway``)::
+
+    descriptor, compatibility = await registry.ensure_endpoint(request)
+    lease = registry.lease(descriptor.lease_ref)
+    async with lease.stream("Say hi") as events: ...
+    await registry.release_endpoint(descriptor.lease_ref)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import NoReturn
+
+import trio
+
+from actors.pool import WarmPool
+from actors.session import Session, SessionSpec
+from actors.supervisor import ChildSpec, DynamicSupervisor, Restart
+from contracts.compatibility import resolve
+from contracts.endpoint import (
+    CompatibilityResult,
+    ConsumerManifest,
+    EndpointDescriptor,
+    InferenceRequest,
+    backend_manifest,
+    consumer_manifest,
+    endpoint_descriptor,
+)
+from contracts.endpoint_refusal import EndpointRefusal, EndpointRefused, RefusalCode
+from contracts.providers import is_published, profile
+from contracts.session import SessionEvent
+from transport.endpoint_gateway import LeaseBusy, LeaseGone
+
+__all__ = ["LeaseActor", "LeasePolicy", "LeaseRegistry"]
+
+log = logging.getLogger("asm.leases")
+
+StartSession = Callable[[SessionSpec], Awaitable[Session]]
+
+
+@dataclass(frozen=True)
+class LeasePolicy:
+    """How long a lease lives and how much it may run at once.
+
+    ``ttl`` and ``idle`` (seconds) are optional; ``max_sessions`` concurrent completions
+    per lease, more are refused (429); ``pool_size`` sessions are kept parked.
+    """
+
+    ttl: float | None = None
+    idle: float | None = None
+    max_sessions: int = 8
+    pool_size: int = 0
+
+
+class LeaseActor:
+    """One endpoint: its identity, its token, its in-flight sessions and its lifetime."""
+
+    def __init__(
+        self,
+        *,
+        spec: SessionSpec,
+        policy: LeasePolicy,
+        start_session: StartSession,
+    ) -> None:
+        self.lease_ref = f"lease-{secrets.token_hex(16)}"
+        self.endpoint_id = f"ep-{secrets.token_hex(8)}"
+        self.token = secrets.token_urlsafe(32)  # 256 random bits
+        self.provider = spec.driver.profile.id
+        self.model = spec.model
+        self.created = int(time.time())
+        self._spec = spec
+        self._policy = policy
+        self._start_session = start_session
+        self._pool = WarmPool(spec, policy.pool_size, start_session) if policy.pool_size else None
+        self._inflight: set[Session] = set()
+        self._ended = False
+        self._release = trio.Event()
+        self._wake = trio.Event()  # set on activity and on release
+        self._last_active = trio.current_time()
+
+    @property
+    def live(self) -> bool:
+        """False once released or expired: its routes answer 404."""
+        return not self._ended
+
+    def authorizes(self, token: str) -> bool:
+        """Whether ``token`` is this lease's bearer token, compared in constant time."""
+        return hmac.compare_digest(token.encode(), self.token.encode())
+
+    @asynccontextmanager
+    async def stream(self, prompt: str) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
+        """Run one completion on this lease (see :meth:`Session.stream`)."""
+        if self._ended:
+            raise LeaseGone(self.lease_ref)
+        if len(self._inflight) >= self._policy.max_sessions:
+            raise LeaseBusy(f"{self.lease_ref} runs {self._policy.max_sessions} sessions")
+        session = await (
+            self._pool.acquire() if self._pool is not None else self._start_session(self._spec)
+        )
+        self._inflight.add(session)
+        self._touch()
+        try:
+            async with session.stream(prompt) as events:
+                yield events
+        finally:
+            self._inflight.discard(session)
+            self._touch()
+
+    def release(self) -> None:
+        """Ask the lease to end; :meth:`run` returns once its sessions are reaped."""
+        self._release.set()
+        self._wake.set()
+
+    def _touch(self) -> None:
+        self._last_active = trio.current_time()
+        self._wake.set()
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[LeaseActor] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve until released, past the TTL, or idle too long; then reap everything."""
+        deadline = trio.current_time() + (self._policy.ttl or math.inf)
+        try:
+            async with trio.open_nursery() as nursery:
+                if self._pool is not None:
+                    await nursery.start(self._pool.run)
+                task_status.started(self)
+                with trio.move_on_at(deadline):
+                    why = await self._until_idle_or_released()
+                    log.info("lease %s ends: %s", self.lease_ref, why)
+                self._ended = True
+                nursery.cancel_scope.cancel()
+        finally:
+            self._ended = True
+            with trio.CancelScope(shield=True):
+                await self._reap_inflight()
+
+    async def _until_idle_or_released(self) -> str:
+        idle = self._policy.idle
+        while not self._release.is_set():
+            wake = self._wake = trio.Event()
+            # In-flight work is not idleness: the timer runs only while nothing runs.
+            until = math.inf if idle is None or self._inflight else self._last_active + idle
+            with trio.move_on_at(until) as timer:
+                await wake.wait()
+            if timer.cancelled_caught:
+                return "idle timeout"
+        return "released"
+
+    async def _reap_inflight(self) -> None:
+        sessions = list(self._inflight)
+        for session in sessions:
+            session.cancel()
+        for session in sessions:
+            await session.reaped.wait()
+
+
+class LeaseRegistry:
+    """The live leases, and the northbound API over them (a ``LeaseGateway``)."""
+
+    def __init__(
+        self,
+        *,
+        supervisor: Callable[[], DynamicSupervisor],
+        spec_for: Callable[[str, str], SessionSpec],
+        start_session: StartSession,
+        policy_for: Callable[[str], LeasePolicy],
+    ) -> None:
+        self.origin = "http://127.0.0.1"
+        self._supervisor = supervisor
+        self._spec_for = spec_for
+        self._start_session = start_session
+        self._policy_for = policy_for
+        self._leases: dict[str, tuple[LeaseActor, EndpointDescriptor]] = {}
+
+    def lease(self, lease_ref: str) -> LeaseActor | None:
+        """The live lease ``lease_ref``, or None."""
+        found = self._leases.get(lease_ref)
+        return found[0] if found is not None and found[0].live else None
+
+    def consumer_manifest(self) -> ConsumerManifest:
+        """The default consumer manifest (SPEC §2.1)."""
+        return consumer_manifest()
+
+    def endpoints(self) -> list[EndpointDescriptor]:
+        """The live leases' descriptors, tokens redacted."""
+        return [d.redacted() for actor, d in self._leases.values() if actor.live]
+
+    async def ensure_endpoint(
+        self,
+        request: InferenceRequest,
+        manifest: ConsumerManifest | None = None,
+        context: Mapping[str, object] | None = None,
+    ) -> tuple[EndpointDescriptor, CompatibilityResult]:
+        """Start a lease for the request's (provider, model); raises EndpointRefused."""
+        preference = request.model_preference
+        provider_id = (preference.provider or "").strip()
+        found = profile(provider_id)
+        if found is None:
+            _refuse("unsupported_provider", f"unknown provider {provider_id!r}")
+        if not is_published(found):
+            _refuse("unsupported_endpoint_provider", f"{provider_id} publishes no endpoint")
+        model = (preference.id or "").strip()
+        if not model:
+            _refuse("missing_model_identity", "model_preference.id is required")
+        compatibility = resolve(backend_manifest(found), manifest or consumer_manifest(), request)
+        if not compatibility.compatible:
+            _refuse("incompatible", compatibility.reason, compatibility)
+        context = context or {}
+        actor = LeaseActor(
+            spec=self._spec_for(provider_id, model),
+            policy=_shortened(self._policy_for(provider_id), context),
+            start_session=self._start_session,
+        )
+        descriptor = endpoint_descriptor(
+            found,
+            model=model,
+            origin=self.origin,
+            endpoint_id=actor.endpoint_id,
+            lease_ref=actor.lease_ref,
+            token=actor.token,
+            authority_refs={**request.authority_refs, **_string_items(context)},
+        )
+        self._leases[actor.lease_ref] = (actor, descriptor)
+        try:
+            await self._supervisor().start_child(
+                ChildSpec(actor.lease_ref, self._run_lease(actor), Restart.TEMPORARY, math.inf)
+            )
+        except BaseException:
+            self._leases.pop(actor.lease_ref, None)
+            raise
+        log.info("lease %s: %s %s", actor.lease_ref, provider_id, model)
+        return descriptor, compatibility
+
+    def _run_lease(self, actor: LeaseActor) -> Callable[..., Awaitable[None]]:
+        async def run(*, task_status: trio.TaskStatus[LeaseActor]) -> None:
+            try:
+                await actor.run(task_status=task_status)
+            finally:
+                self._leases.pop(actor.lease_ref, None)
+
+        return run
+
+    async def release_endpoint(self, lease_ref: str | EndpointDescriptor) -> None:
+        """End a lease; idempotent. Its in-flight sessions are cancelled and reaped."""
+        ref = lease_ref.lease_ref if isinstance(lease_ref, EndpointDescriptor) else lease_ref
+        found = self._leases.get(ref)
+        if found is None:
+            return
+        found[0].release()
+        supervisor = self._supervisor()
+        if any(child.id == ref for child in supervisor.which_children()):
+            await supervisor.terminate_child(ref)
+
+
+def _refuse(
+    code: RefusalCode, message: str, compatibility: CompatibilityResult | None = None
+) -> NoReturn:
+    raise EndpointRefused(EndpointRefusal(code=code, message=message, compatibility=compatibility))
+
+
+def _shortened(policy: LeasePolicy, context: Mapping[str, object]) -> LeasePolicy:
+    """``policy`` with the TTL and idle timeout a request's context asks for, never longer."""
+    ttl = _shorter(policy.ttl, context.get("lease_ttl_seconds"))
+    idle = _shorter(policy.idle, context.get("lease_idle_seconds"))
+    return dataclasses.replace(policy, ttl=ttl, idle=idle)
+
+
+def _shorter(current: float | None, asked: object) -> float | None:
+    if isinstance(asked, bool) or not isinstance(asked, int | float) or not asked > 0:
+        return current
+    return float(asked) if current is None else min(current, float(asked))
+
+
+def _string_items(context: Mapping[str, object]) -> dict[str, str]:
+    return {key: value for key, value in context.items() if isinstance(value, str)}
