@@ -205,6 +205,8 @@ def parse_envelope(data: bytes) -> PublishEnvelope:
         envelope = _ENVELOPE.decode(data)
     except msgspec.DecodeError as error:
         raise EnvelopeError(f"envelope: {error}") from None
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        raise EnvelopeError("envelope: the body is not valid UTF-8") from None
     check_envelope(envelope)
     return envelope
 
@@ -215,6 +217,8 @@ def parse_batch(data: bytes) -> list[PublishEnvelope]:
         envelopes = _BATCH.decode(data)
     except msgspec.DecodeError as error:
         raise EnvelopeError(f"batch: {error}") from None
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        raise EnvelopeError("batch: the body is not valid UTF-8") from None
     if not envelopes:
         raise EnvelopeError("batch: at least one envelope is needed")
     for index, envelope in enumerate(envelopes):

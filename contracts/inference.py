@@ -27,6 +27,8 @@ from msgspec import UNSET, Meta, UnsetType
 from contracts.inference_rules import (
     ACTION_PATTERN,
     INT64_MAX,
+    MODEL_SAFE_CHARS,
+    NODE_ID_CHARS,
     Rule,
     broken,
     check_listen,
@@ -34,6 +36,9 @@ from contracts.inference_rules import (
     check_node_id,
     check_service_user,
     is_secret_ref,
+    listen_fast,
+    secret_ref_ok,
+    service_user_ok,
 )
 
 # --- names ------------------------------------------------------------------------
@@ -135,10 +140,13 @@ class Runtime(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     environment: Environment = "dev"
 
     def __post_init__(self) -> None:
-        if self.listen is not UNSET:
-            check_listen(self.listen)
-        if self.service_user is not UNSET:
-            check_service_user(self.service_user)
+        # The fast halves of the rules inline; the check_* functions decide the rest.
+        listen = self.listen
+        if listen is not UNSET and listen_fast(listen) is None:
+            check_listen(listen)
+        user = self.service_user
+        if user is not UNSET and service_user_ok(user) is None:
+            check_service_user(user)
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -150,7 +158,7 @@ class Credentials(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_on
 
     def __post_init__(self) -> None:
         for value in (self.api_token_secret, self.tls_ca_file, self.ssh_private_key_secret):
-            if value is not UNSET and not is_secret_ref(value):
+            if value is not UNSET and secret_ref_ok(value) is None:
                 _refuse_credentials(self)
 
 
@@ -162,9 +170,8 @@ class Policy(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
     require_confirmation_for_prod: bool = True
 
 
-def _check_confirm(dry_run: bool, confirm: bool) -> None:
-    if not dry_run and not confirm:
-        raise broken(Rule.DRY_RUN_AND_CONFIRM, "confirm must be true unless dry_run is true")
+def _unconfirmed() -> ValueError:
+    return broken(Rule.DRY_RUN_AND_CONFIRM, "confirm must be true unless dry_run is true")
 
 
 # --- requests ---------------------------------------------------------------------
@@ -182,8 +189,10 @@ class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
     confirm: bool = False
 
     def __post_init__(self) -> None:
-        check_node_id(self.node_id)
-        _check_confirm(self.dry_run, self.confirm)
+        if self.node_id.strip(NODE_ID_CHARS):
+            check_node_id(self.node_id)
+        if not (self.dry_run or self.confirm):
+            raise _unconfirmed()
 
 
 class ModelEnsureRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -197,9 +206,15 @@ class ModelEnsureRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True
     policy: Policy = Policy()
 
     def __post_init__(self) -> None:
-        check_node_id(self.node_id)
-        check_model(self.model)
-        _check_confirm(self.dry_run, self.confirm)
+        if self.node_id.strip(NODE_ID_CHARS):
+            check_node_id(self.node_id)
+        model = self.model
+        # Printable (no whitespace, control or surrogate character), no space and at most
+        # 50 characters (so at most 200 bytes) is a valid model; check_model decides the rest.
+        if not (len(model) <= MODEL_SAFE_CHARS and model.isprintable() and " " not in model):
+            check_model(model)
+        if not (self.dry_run or self.confirm):
+            raise _unconfirmed()
 
 
 class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -209,7 +224,8 @@ class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     node_id: NodeId
 
     def __post_init__(self) -> None:
-        check_node_id(self.node_id)
+        if self.node_id.strip(NODE_ID_CHARS):
+            check_node_id(self.node_id)
 
 
 class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -225,19 +241,26 @@ class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     checks: list[CheckName] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        check_node_id(self.node_id)
-        if isinstance(self.checks, list):
-            if not self.checks:
-                raise broken(Rule.CHECKS_KNOWN, "checks must name at least one check")
-            seen: set[str] = set()
-            for name in self.checks:
-                if name in seen:
-                    raise broken(Rule.CHECKS_UNIQUE, f"check {name!r} is listed twice")
-                seen.add(name)
+        if self.node_id.strip(NODE_ID_CHARS):
+            check_node_id(self.node_id)
+        checks = self.checks
+        if checks is not UNSET and (not checks or len(set(checks)) != len(checks)):
+            _refuse_checks(checks)
 
     def effective_checks(self) -> tuple[CheckName, ...]:
         """The checks to run, in request order: the given ones or the defaults."""
         return tuple(self.checks) if isinstance(self.checks, list) else DEFAULT_CHECKS
+
+
+def _refuse_checks(checks: list[CheckName]) -> NoReturn:
+    if not checks:
+        raise broken(Rule.CHECKS_KNOWN, "checks must name at least one check")
+    seen: set[str] = set()
+    for name in checks:
+        if name in seen:
+            raise broken(Rule.CHECKS_UNIQUE, f"check {name!r} is listed twice")
+        seen.add(name)
+    raise AssertionError("called without an empty or repeated check")
 
 
 # --- responses --------------------------------------------------------------------
@@ -322,7 +345,7 @@ class VerifyResponse(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
 
     def __post_init__(self) -> None:
         _check_outcome(self.ok, self.error_class, self.diagnostics)
-        if any(not check.ok for check in self.checks) and self.error_class != "verify_failed":
+        if self.error_class != "verify_failed" and not all(check.ok for check in self.checks):
             raise broken(
                 Rule.VERIFY_OK_IS_CONJUNCTION,
                 "a failing check makes ok false with error_class verify_failed",

@@ -8,8 +8,8 @@ diagnostic starts with a rule name an operator can look up with
 
     >>> from contracts.inference_validation import validate, Invalid
     >>> result = validate("bus.inference.status.request", b'{"provider":"ollama"}')
-    >>> isinstance(result, Invalid), result.rules
-    (True, ('required_fields',))
+    >>> isinstance(result, Invalid), [str(rule) for rule in result.rules]
+    (True, ['required_fields'])
 
 msgspec stops at the first broken rule, so an invalid payload gets one diagnostic.
 A diagnostic never quotes a credential value: msgspec's messages for the credential
@@ -205,6 +205,8 @@ def validate(name: str, data: bytes | str) -> Payload | Invalid:
         return _diagnose(name, str(error))
     except msgspec.DecodeError:
         return _invalid(Rule.PAYLOAD_IS_OBJECT, "the payload is not valid JSON")
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        return _invalid(Rule.PAYLOAD_IS_OBJECT, "the payload is not valid UTF-8 JSON")
     return payload
 
 
