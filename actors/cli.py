@@ -1,8 +1,7 @@
 """``asm``: one entry point with a subcommand per job (SPEC §7).
 
 Results go to stdout, diagnostics to stderr; exit 0 on success, 1 on failure, 2 on a
-usage error. Subcommands arrive with the capabilities behind them; until then a
-subcommand says plainly what is not built yet.
+usage error. Subcommands arrive with the capabilities behind them.
 """
 
 from __future__ import annotations
@@ -12,20 +11,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from actors.endpoint_commands import add_endpoint_parser, run_endpoint
+from actors.providers_command import add_providers_parser, run_providers
 from actors.query_command import add_query_parser, run_query
+from actors.serve_command import add_serve_parser, run_serve
 from contracts import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-#: What ``asm serve`` will run, and whether it is built yet.
-SERVE_PARTS: tuple[tuple[str, bool], ...] = (
-    ("contracts: endpoint, OpenAI, session, bus.inference and Bus Events types and rules", True),
-    ("bus-integration-inference command", True),
-    ("supervised CLI sessions (claude, codex, gemini, amp), warm pool, asm query", True),
-    ("lease-backed OpenAI-compatible endpoints and admin routes", False),
-    ("Bus Events API on the embedded sqlite log", False),
-    ("inference bridge and the Ollama provider", False),
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,11 +30,10 @@ def _parser() -> _Parser:
     parser = _Parser(prog="asm", description="asm-trio: supervised agent CLIs and inference events")
     parser.add_argument("--version", action="version", version=f"asm {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    serve = commands.add_parser("serve", help="serve endpoints, the Bus Events API and the bridge")
-    serve.add_argument("--bind", default="127.0.0.1:8787", help="loopback host:port")
-    serve.add_argument("--store", default=None, help="memory | sqlite:PATH | redis://HOST:PORT/DB")
-    serve.add_argument("--state-dir", default=".asm", help="state directory")
+    add_serve_parser(commands)
     add_query_parser(commands)
+    add_endpoint_parser(commands)
+    add_providers_parser(commands)
     return parser
 
 
@@ -50,17 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``asm``; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return _serve_not_built()
+        return run_serve(args)
     if args.command == "query":
         return run_query(args)
+    if args.command == "endpoint":
+        return run_endpoint(args)
+    if args.command == "providers":
+        return run_providers(args)
     return EXIT_USAGE  # pragma: no cover - argparse requires a known subcommand
-
-
-def _serve_not_built() -> int:
-    print("asm serve: not serving yet; what it will run:", file=sys.stderr)
-    for part, built in SERVE_PARTS:
-        print(f"  [{'built' if built else 'not built yet'}] {part}", file=sys.stderr)
-    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ async def serve_http(
     config = hypercorn.config.Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None  # request lines could carry lease refs; logs stay ours
+    config.errorlog = log  # hypercorn's own messages go through our logging, not stderr
     config.graceful_timeout = 1.0
     config.keep_alive_timeout = 75.0
 

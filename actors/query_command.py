@@ -69,7 +69,7 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 async def _query(config: Config, provider: str, model: str, prompt: str, stream: bool) -> int:
-    async with open_system(config) as system:
+    async with open_system(config, bind=None) as system:
         if not stream:
             try:
                 completion = await system.query(provider, model, prompt)

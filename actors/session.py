@@ -27,7 +27,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -145,6 +146,25 @@ class Session:
     def cancel(self) -> None:
         """End the run now; the ladder still reaps the process group."""
         self._scope.cancel()
+
+    @asynccontextmanager
+    async def stream(self, prompt: str) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
+        """Submit ``prompt`` and read the events; leaving the block early ends the run.
+
+        Leaving before the last event (Finished or Failed) cancels the run, and the
+        process group is reaped (within the shutdown ladder) before the block is left.
+        After the last event the CLI is exiting by itself; the actor reaps it, under its
+        supervisor, without holding the caller.
+        """
+        events = self.submit(prompt)
+        try:
+            yield events
+        finally:
+            if not self._answered:
+                self.cancel()
+                with trio.CancelScope(shield=True):
+                    await self.reaped.wait()
+            events.close()
 
 
 class SessionActor:

@@ -12,16 +12,19 @@ when the block exits::
                 print(event)
 
 The tree (SPEC §5): a root supervisor (one_for_one) over the session supervisor
-(dynamic, temporary children: one per CLI run) and the pool supervisor (dynamic; one
-warm pool per (provider, model) that asks for it). Later parts (leases, the endpoint
-transport, the event log, the bridge) join the root as they arrive.
+(dynamic, temporary children: one per CLI run), the pool supervisor (dynamic; one warm
+pool per (provider, model) that asks for it), the lease registry's supervisor
+(dynamic; one lease actor per endpoint) and the endpoint transport actor (hypercorn).
+The event log and the bridge join the root as they arrive.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -31,7 +34,9 @@ from pathlib import Path
 
 import trio
 
+from actors.http_server import serve_http
 from actors.launch import session_spec
+from actors.leases import LeasePolicy, LeaseRegistry
 from actors.pool import WarmPool
 from actors.process_ledger import ProcessLedger
 from actors.session import Session, SessionActor, SessionSpec
@@ -44,8 +49,15 @@ from actors.supervisor import (
     supervise_dynamic,
 )
 from contracts.config import Config
+from contracts.endpoint import (
+    CompatibilityResult,
+    ConsumerManifest,
+    EndpointDescriptor,
+    InferenceRequest,
+)
 from contracts.prompt import normalize_messages, normalize_prompt
 from contracts.session import Failed, Finished, FinishReason, SessionEvent, Usage
+from transport.endpoint_app import create_endpoint_app
 
 __all__ = ["Completion", "SessionFailed", "System", "open_system"]
 
@@ -80,13 +92,23 @@ class System:
         work_root: str,
         environ: Mapping[str, str],
         ledger: ProcessLedger | None,
+        admin_token: str,
     ) -> None:
         self.config = config
+        self.admin_token = admin_token
+        self.base_url: str | None = None
         self._work_root = work_root
         self._environ = environ
         self._ledger = ledger
         self._sessions: DynamicSupervisor | None = None
         self._pools: DynamicSupervisor | None = None
+        self._lease_supervisor: DynamicSupervisor | None = None
+        self.leases = LeaseRegistry(
+            supervisor=self._leases_running,
+            spec_for=self.spec,
+            start_session=self.start_session,
+            policy_for=self._lease_policy,
+        )
         self._warm: dict[tuple[str, str], WarmPool] = {}
         self._ids = itertools.count(1)
 
@@ -129,6 +151,42 @@ class System:
         if self._warm.pop((provider, model), None) is not None and self._pools is not None:
             await self._pools.terminate_child(f"pool-{provider}-{model}")
 
+    def consumer_manifest(self) -> ConsumerManifest:
+        """The default consumer manifest (SPEC §2.1)."""
+        return self.leases.consumer_manifest()
+
+    async def ensure_endpoint(
+        self,
+        request: InferenceRequest,
+        manifest: ConsumerManifest | None = None,
+        context: Mapping[str, object] | None = None,
+    ) -> tuple[EndpointDescriptor, CompatibilityResult]:
+        """Publish (provider, model) as a leased endpoint (SPEC §2.4).
+
+        Returns the descriptor (base_url and bearer header for any OpenAI client) and the
+        compatibility result; raises ``contracts.endpoint_refusal.EndpointRefused``.
+        """
+        return await self.leases.ensure_endpoint(request, manifest, context)
+
+    async def release_endpoint(self, lease: str | EndpointDescriptor) -> None:
+        """End a lease (idempotent); its in-flight sessions are cancelled and reaped."""
+        await self.leases.release_endpoint(lease)
+
+    def _lease_policy(self, provider: str) -> LeasePolicy:
+        leases, settings = self.config.leases, self.config.provider(provider)
+        pool_size = settings.pool_size if settings.pool_size is not None else leases.pool_size
+        pool_size = pool_size or 0  # embedded default (SPEC §4.5); `asm serve` sets 1
+        return LeasePolicy(
+            ttl=leases.ttl_seconds,
+            idle=leases.idle_seconds,
+            max_sessions=leases.max_sessions,
+            pool_size=pool_size,
+        )
+
+    def _leases_running(self) -> DynamicSupervisor:
+        assert self._lease_supervisor is not None, "the system is not running"
+        return self._lease_supervisor
+
     async def _session_for(self, provider: str, model: str) -> Session:
         pool = self._warm.get((provider, model))
         if pool is not None:
@@ -139,24 +197,11 @@ class System:
     async def stream(
         self, provider: str, model: str, prompt: Prompt
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
-        """Run one completion and read its events; leaving the block ends the run.
-
-        Leaving before the last event (Finished or Failed) cancels the run, and the CLI's
-        process group is reaped (within the shutdown ladder) before the block is left.
-        After the last event the CLI is exiting by itself; its actor reaps it, under the
-        session supervisor, without holding the caller.
-        """
+        """Run one completion and read its events: see :meth:`Session.stream`."""
         text = _prompt_text(prompt)
         session = await self._session_for(provider, model)
-        events = session.submit(text)
-        try:
+        async with session.stream(text) as events:
             yield events
-        finally:
-            if not session._answered:
-                session.cancel()
-                with trio.CancelScope(shield=True):
-                    await session.reaped.wait()
-            events.close()
 
     async def query(self, provider: str, model: str, prompt: Prompt) -> Completion:
         """Run one completion to its end; raises :class:`SessionFailed` when it fails."""
@@ -180,6 +225,23 @@ class System:
             self._sessions = await nursery.start(supervise_dynamic, options)
             task_status.started(self._sessions)
 
+    async def _run_leases(self, *, task_status: trio.TaskStatus[object]) -> None:
+        async with trio.open_nursery() as nursery:
+            options = SupervisorOptions(name="leases")
+            self._lease_supervisor = await nursery.start(supervise_dynamic, options)
+            task_status.started(self._lease_supervisor)
+
+    async def _run_http(self, bind: str, *, task_status: trio.TaskStatus[object]) -> None:
+        app = create_endpoint_app(
+            self.leases,
+            admin_token=self.admin_token,
+            keepalive_seconds=self.config.server.keepalive_seconds,
+        )
+        async with trio.open_nursery() as nursery:
+            self.base_url = await nursery.start(serve_http, app, bind)
+            self.leases.origin = self.base_url
+            task_status.started(self.base_url)
+
     async def _run_pools(self, *, task_status: trio.TaskStatus[object]) -> None:
         async with trio.open_nursery() as nursery:
             self._warm.clear()  # a restarted pool supervisor starts empty
@@ -197,15 +259,20 @@ def _prompt_text(prompt: Prompt) -> str:
 async def open_system(
     config: Config | None = None,
     *,
+    bind: str | None = "127.0.0.1:0",
     state_dir: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    admin_token: str | None = None,
 ) -> AsyncIterator[System]:
     """Run the system in the caller's task tree until the block exits.
 
-    ``state_dir`` holds the ledger of live process groups; anything a previous run left
-    there is killed before the system starts (SPEC §4.4). Without it the system keeps no
-    state. ``environ`` is the operator environment sessions inherit from (default
-    ``os.environ``, read, never written).
+    The loopback HTTP surface (endpoints and admin routes) is served on ``bind``
+    (``"127.0.0.1:0"``: a free port; ``system.base_url`` says which); ``bind=None``
+    serves nothing, for the Python API alone. ``state_dir`` holds the ledger of live
+    process groups; anything a previous run left there is killed before the system
+    starts (SPEC §4.4). ``environ`` is the operator environment sessions inherit from
+    (default ``os.environ``, read, never written). ``admin_token`` guards the admin
+    routes (a fresh random one by default: ``system.admin_token``).
     """
     ledger = None
     if state_dir is not None:
@@ -213,13 +280,21 @@ async def open_system(
         ledger.sweep()
     work_root = tempfile.mkdtemp(prefix="asm-sessions-")
     system = System(
-        config or Config(), work_root, os.environ if environ is None else environ, ledger
+        config or Config(),
+        work_root,
+        os.environ if environ is None else environ,
+        ledger,
+        admin_token or secrets.token_urlsafe(32),
     )
+    # Started in this order, stopped in reverse: the HTTP surface stops taking requests
+    # first, then leases reap their sessions, then pools and sessions go.
     root = [
-        # Pools ask the session supervisor for sessions: sessions start first, stop last.
         ChildSpec("sessions", system._run_sessions, Restart.PERMANENT, shutdown=math.inf),
         ChildSpec("pools", system._run_pools, Restart.PERMANENT, shutdown=math.inf),
+        ChildSpec("leases", system._run_leases, Restart.PERMANENT, shutdown=math.inf),
     ]
+    if bind is not None:
+        root.append(ChildSpec("http", functools.partial(system._run_http, bind), Restart.PERMANENT))
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(supervise, root, SupervisorOptions(name="root"))

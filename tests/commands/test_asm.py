@@ -1,4 +1,4 @@
-"""The ``asm`` entry point: ``serve`` says what is not built yet; ``query`` runs a session."""
+"""The ``asm`` entry point: usage errors, and ``query`` running one session."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ from tests.fakes.fake_cli import answer_text
 Result = subprocess.CompletedProcess[str]
 
 ASM = str(Path(sys.executable).with_name("asm"))
-
-
-def test_serve_says_what_is_not_built_and_exits_cleanly() -> None:
-    result = subprocess.run([ASM, "serve"], check=False, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0
-    assert "not built yet" in result.stderr
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:

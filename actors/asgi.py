@@ -1,0 +1,82 @@
+"""``hypercorn -k trio actors.asgi:app``: the same service under an outside hypercorn.
+
+Hypercorn owns the socket here, so the system runs without its own HTTP child: the
+ASGI lifespan starts it (``startup``) and stops it (``shutdown``), and every HTTP
+request goes to the endpoint app built over the system's lease registry. The
+configuration is ``$ASM_CONFIG`` or ``./asm.toml``; the state directory is
+``$ASM_STATE_DIR`` or ``./.asm`` (its ``admin.token`` guards the admin routes)::
+
+    hypercorn -k trio --bind 127.0.0.1:8787 actors.asgi:app
+
+The lifespan task holds the supervision tree for the server's whole life; it is the
+root of the tree, not a background task.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from actors.query_command import load_config
+from actors.serve_command import admin_token
+from actors.system import System, open_system
+from transport.endpoint_app import create_endpoint_app
+
+__all__ = ["app"]
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+class AsmApplication:
+    """An ASGI application whose lifespan runs the asm system."""
+
+    def __init__(self) -> None:
+        self._system: System | None = None
+        self._http: Any = None
+        self._origin_known = False
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self._system is None or self._http is None:
+            raise RuntimeError("asm: the lifespan has not started the system")
+        if not self._origin_known and scope.get("server"):
+            # Hypercorn owns the socket: learn the origin the descriptors must name.
+            host, port = scope["server"]
+            host = f"[{host}]" if ":" in host else host
+            self._system.leases.origin = f"http://{host}:{port}"
+            self._origin_known = True
+        await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        message: Message = await receive()
+        assert message["type"] == "lifespan.startup"
+        try:
+            state_dir = Path(os.environ.get("ASM_STATE_DIR", ".asm"))
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            config = load_config(os.environ.get("ASM_CONFIG"))
+            token = admin_token(state_dir)
+        except Exception as exc:
+            await send({"type": "lifespan.startup.failed", "message": f"asm: {exc}"})
+            return
+        async with open_system(config, bind=None, state_dir=state_dir, admin_token=token) as system:
+            self._system, self._http = system, self._endpoint_app(system)
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+            self._system = self._http = None
+        await send({"type": "lifespan.shutdown.complete"})
+
+    @staticmethod
+    def _endpoint_app(system: System) -> Any:
+        return create_endpoint_app(
+            system.leases,
+            admin_token=system.admin_token,
+            keepalive_seconds=system.config.server.keepalive_seconds,
+        )
+
+
+app = AsmApplication()
+"""The ASGI application for ``hypercorn -k trio actors.asgi:app``."""

@@ -1,0 +1,112 @@
+"""``asm serve``: the endpoints and admin routes in one hypercorn process (SPEC §7).
+
+    asm serve --bind 127.0.0.1:8787 --state-dir .asm
+
+On ready it writes ``<state-dir>/server.json`` (``{"base_url","pid","store"}``) and
+prints ``asm: serving on <base_url>``. The state directory holds ``admin.token``
+(0600; kept across restarts) and the ledger of live CLI process groups, swept at start
+so nothing a crashed run left behind survives. SIGINT or SIGTERM stops it: the HTTP
+surface first, then every lease and session, every CLI reaped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+
+from actors.query_command import load_config
+from actors.system import open_system
+from contracts.config import Config, ConfigError
+from contracts.loopback import BindError, parse_bind
+
+__all__ = ["add_serve_parser", "admin_token", "run_serve"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+SERVE_POOL_SIZE = 1  # SPEC §4.5: one parked session per lease unless configured
+
+
+def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    """Register ``asm serve`` on the ``asm`` subcommand parser."""
+    serve = commands.add_parser("serve", help="serve endpoints and admin routes on loopback")
+    serve.add_argument("--bind", default=None, help="loopback host:port (default 127.0.0.1:8787)")
+    serve.add_argument("--store", default=None, help="memory | sqlite:PATH | redis://HOST:PORT/DB")
+    serve.add_argument("--events-url", default=None, help="a remote Bus Events API")
+    serve.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
+    serve.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
+
+
+def admin_token(state_dir: Path) -> str:
+    """The admin token in ``state_dir/admin.token``, created (0600) when missing."""
+    path = state_dir / "admin.token"
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        token = secrets.token_urlsafe(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run ``asm serve`` with parsed ``args``; returns the exit code."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"asm serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    bind = args.bind or config.server.bind
+    try:
+        parse_bind(bind)
+    except BindError as exc:
+        print(f"asm serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.store is not None or args.events_url is not None:
+        print(
+            "asm serve: the Bus Events API is not built yet; --store and --events-url are ignored",
+            file=sys.stderr,
+        )
+    if config.leases.pool_size is None:
+        leases = msgspec.structs.replace(config.leases, pool_size=SERVE_POOL_SIZE)
+        config = msgspec.structs.replace(config, leases=leases)
+    state_dir = Path(args.state_dir)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return trio.run(_serve, config, bind, state_dir)
+
+
+async def _serve(config: Config, bind: str, state_dir: Path) -> int:
+    server_json = state_dir / "server.json"
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_system(
+            config, bind=bind, state_dir=state_dir, admin_token=admin_token(state_dir)
+        ) as system:
+            assert system.base_url is not None
+            _write_json(
+                server_json, {"base_url": system.base_url, "pid": os.getpid(), "store": None}
+            )
+            print(f"asm: serving on {system.base_url}", flush=True)
+            try:
+                async for signum in signals:
+                    print(f"asm: {signal.Signals(signum).name}, stopping", file=sys.stderr)
+                    break
+            finally:
+                server_json.unlink(missing_ok=True)
+    return EXIT_OK
+
+
+def _write_json(path: Path, value: dict[str, object]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value) + "\n")
+    temporary.replace(path)
