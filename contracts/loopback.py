@@ -1,11 +1,11 @@
 """Loopback addresses and ``host:port`` binds: the endpoint never leaves the machine.
 
-    >>> is_loopback("127.0.0.2"), is_loopback("::1"), is_loopback("0.0.0.0")
-    (True, True, False)
-    >>> parse_bind("127.0.0.1:0")
-    ('127.0.0.1', 0)
-    >>> parse_bind("[::1]:8787")
-    ('::1', 8787)
+>>> is_loopback("127.0.0.2"), is_loopback("::1"), is_loopback("0.0.0.0")
+(True, True, False)
+>>> parse_bind("127.0.0.1:0")
+('127.0.0.1', 0)
+>>> parse_bind("[::1]:8787")
+('::1', 8787)
 """
 
 from __future__ import annotations
