@@ -49,28 +49,36 @@ def test_readme_console_examples_print_what_the_readme_says() -> None:
         assert result.stdout == expected, command
 
 
-def test_readme_python_examples_run() -> None:
-    blocks = re.findall(
-        r"```python\n(# Run by tests/commands/test_readme.py.*?)```", README.read_text(), re.S
-    )
-    assert blocks, "the README's embedding example is gone"
+def _python_examples() -> list[str]:
+    pattern = r"```python\n(# Run by tests/commands/test_readme.py.*?)```"
+    return re.findall(pattern, README.read_text(), re.S)
+
+
+def _run_python(block: str) -> list[str]:
     env = {
         **_environ(),
         "ASM_CLAUDE_BIN": str(FAKES / "claude"),
         "ASM_CODEX_BIN": str(FAKES / "codex"),
     }
-    for block in blocks:
-        result = subprocess.run(
-            [sys.executable, "-c", block],
-            check=False,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        lines = result.stdout.splitlines()
-        assert lines[0].startswith("Hello from fake claude. You said: Say hi Usage(")
-        assert lines[1] == "Started"
-        assert lines[-1] == "Finished"
+    result = subprocess.run(
+        [sys.executable, "-c", block],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_readme_python_examples_run() -> None:
+    sessions, endpoint = _python_examples()
+    lines = _run_python(sessions)
+    assert lines[0].startswith("Hello from fake claude. You said: Say hi Usage(")
+    assert lines[1] == "Started"
+    assert lines[-1] == "Finished"
+    assert _run_python(endpoint) == [
+        "protocol_match Hello from fake claude. You said: user: Say hi"
+    ]
