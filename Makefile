@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test test-slow lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ unit: $(VENV)/.dev
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Tests that last minutes by design (a stream longer than 60 s, 15 s silences).
+test-slow: $(VENV)/.dev
+	$(BIN)/pytest -m slow
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.validation

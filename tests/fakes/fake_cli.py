@@ -25,7 +25,9 @@ Environment:
   anywhere in the prompt overrides it for that run. An unknown mode exits 2.
 - ``FAKE_CLI_STARTUP_MS`` (default 0): sleep before reading stdin (start-up cost; a warm pool
   parks processes on stdin). Not applied to ``--version`` or ``codex login status``.
-- ``FAKE_CLI_DELAY_MS`` (default 200): ``slow`` mode's pause between consecutive deltas.
+- ``FAKE_CLI_DELAY_MS`` (default 200): ``slow`` mode's pause between consecutive deltas
+  (``clock`` mode's too, default 50 there).
+- ``FAKE_CLI_CLOCK_COUNT`` (default 20): how many deltas ``clock`` mode sends.
 - ``FAKE_CLI_PID_DIR`` (optional): the process writes its pid to ``<dir>/leader`` (and, in
   ``grandchild`` mode, the grandchild's pid to ``<dir>/grandchild``) before any output; each
   file is written under a temporary name and renamed, so a reader never sees a partial file.
@@ -52,6 +54,13 @@ answer. Modes (``delta`` = a claude/gemini token delta, a codex item, an amp ass
 - ``stderr_flood``: :data:`STDERR_FLOOD_BYTES` of log lines on stderr, then ``ok``.
 - ``linger``: ``ok``, then :data:`LINGER_S` seconds before exiting (a CLI flushing
   telemetry after its result).
+- ``clock`` (claude and gemini only; the others exit 2): ``ok``'s lines, but the answer is
+  ``FAKE_CLI_CLOCK_COUNT`` deltas ``FAKE_CLI_DELAY_MS`` apart, each text
+  ``f"{time.monotonic_ns()} "`` read just before its line is written and flushed; the lines
+  after them repeat the stamps (usage as in ``ok``). CLOCK_MONOTONIC is system-wide on
+  Linux, so a reader in another process can tell how long a delta took to reach it
+  (``benchmarks/endpoint.py``). A claude run without ``--include-partial-messages`` has one
+  whole message, so all its stamps are that line's.
 
 Answer and usage (importable: ``from tests.fakes.fake_cli import expected_usage``):
 
@@ -86,6 +95,7 @@ MODES = (
     "grandchild",
     "stderr_flood",
     "linger",
+    "clock",
 )
 VERSIONS = {
     "claude": "2.1.197 (Claude Code)",
@@ -106,6 +116,9 @@ CRASH_EXIT_CODE = 3
 NOT_LOGGED_IN_EXIT_CODES = {"claude": 1, "codex": 1, "gemini": 41, "amp": 1}
 SLEEP_FOREVER_S = 3600.0
 DEFAULT_DELAY_MS = 200
+CLOCK_DELAY_MS = 50
+CLOCK_COUNT = 20
+CLOCK_PROVIDERS = ("claude", "gemini")
 PROMPT_ECHO_CHARS = 200
 DIRECTIVE_PREFIX = "[fake:"
 NOT_JSON_LINE = "this is not json"
@@ -655,6 +668,29 @@ def _play(script: Script, *, delay_s: float = 0.0, stop_after_units: int | None 
     return True
 
 
+def _play_clock(session: _Session, count: int, delay_s: float) -> None:
+    """``clock`` mode: each delta's text is the monotonic clock just before it is written.
+
+    The script is built once with a placeholder per delta; a delta line gets its stamps
+    at the last moment, and the later lines (whole message, result) the same stamps.
+    """
+    slots = [f"@clock{index}@" for index in range(count)]
+    stamps: dict[str, str] = {}
+    deltas = 0
+    for kind, line in session.script("".join(slots), slots):
+        text = dumps(line)
+        if kind == "delta":
+            if deltas and delay_s:
+                time.sleep(delay_s)
+            deltas += 1
+            fresh = [slot for slot in slots if slot not in stamps and slot in text]
+            stamp = f"{time.monotonic_ns()} "
+            stamps.update(dict.fromkeys(fresh, stamp))
+        for slot, stamp in stamps.items():
+            text = text.replace(slot, stamp)
+        _write_line(text)
+
+
 def _sleep_forever() -> None:
     time.sleep(SLEEP_FOREVER_S)
 
@@ -772,6 +808,14 @@ def _run(provider: str, args: list[str]) -> int:
         _start_grandchild(pid_dir)
     if mode == "stderr_flood":
         _flood_stderr(provider)
+
+    if mode == "clock":
+        if provider not in CLOCK_PROVIDERS:
+            _stderr(f"fake {provider}: clock mode needs token deltas (claude or gemini)")
+            return USAGE_EXIT_CODE
+        count = _env_int("FAKE_CLI_CLOCK_COUNT", CLOCK_COUNT)
+        _play_clock(session, count, _env_int("FAKE_CLI_DELAY_MS", CLOCK_DELAY_MS) / 1000)
+        return 0
 
     script = session.ok_script()
     if mode in ("silent_mid", "crash_mid"):

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.endpoint import REDACTED_AUTHORIZATION
-from tests.transport.fake_gateway import (
+from tests.fakes.fake_gateway import (
     ADMIN_TOKEN,
     FakeGateway,
     Served,

@@ -27,7 +27,7 @@ from contracts.session import (
     Warning,
 )
 from contracts.testing.openai import FAILED_KINDS
-from tests.transport.fake_gateway import (
+from tests.fakes.fake_gateway import (
     ADMIN_TOKEN,
     HANG,
     HELLO,

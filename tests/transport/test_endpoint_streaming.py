@@ -13,7 +13,7 @@ import trio
 from hypercorn.typing import ASGIReceiveEvent, ASGISendEvent, HTTPResponseStartEvent
 
 from contracts.session import Failed, Finished, Message, Started, TextDelta, Usage
-from tests.transport.fake_gateway import (
+from tests.fakes.fake_gateway import (
     ADMIN_TOKEN,
     HANG,
     HELLO,
