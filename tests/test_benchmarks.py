@@ -22,3 +22,35 @@ def test_validation_benchmark_prints_one_row_per_request_type() -> None:
     rows = [line for line in result.stdout.splitlines() if line.startswith("| bus.inference.")]
     assert len(rows) == 4
     assert all(row.rstrip(" |").endswith("x") for row in rows)
+
+
+def test_endpoint_benchmark_prints_its_table_and_leaves_no_process() -> None:
+    argv = ["--runs", "3", "--streams", "4", "--rounds", "1"]
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.endpoint", *argv],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    names = [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
+    assert names == [
+        "direct session (`system.query`), p50 / p99",
+        "through the endpoint, client in this process (its CPU shares the loop), p50 / p99",
+        "endpoint added, client in this process, p50 / p99",
+        "through the endpoint, client in its own process, p50 / p99",
+        "endpoint added, client in its own process, p50 / p99",
+        "stream relay, CLI wrote delta → direct session event, p50 / p99",
+        "stream relay, CLI wrote delta → SSE chunk at the client (in-process system), p50 / p99",
+        "stream relay, CLI wrote delta → SSE chunk at the client (asm serve, its own process),"
+        " p50 / p99",
+        "4 concurrent streams x 1 rounds via asm serve: completions/s",
+        "asm serve RSS at idle (lease made, one completion run)",
+        "asm serve RSS under load: peak VmRSS (every 50 ms) / VmHWM",
+        "processes of this run left at the end",
+    ]
+    assert "| 4 finished, 0 failed in " in result.stdout
+    assert rows[-1].startswith("| processes of this run left at the end | 0 |")
