@@ -18,7 +18,7 @@ import msgspec
 import trio
 from quart import Request, Response
 
-from contracts.openai import MAX_BODY_BYTES, ErrorBody, ErrorEnvelope, should_retry
+from contracts.openai import MAX_BODY_BYTES, OpenAIRequestError, should_retry
 from contracts.openai_responses import encode_json
 
 __all__ = [
@@ -38,11 +38,12 @@ BODY_TIMEOUT_SECONDS = 60.0
 _JSON = "application/json"
 
 
-class Refusal(Exception):
+class Refusal(OpenAIRequestError):
     """A request a route refuses; the app answers ``status`` with the error envelope.
 
-    ``headers`` are added to the response (e.g. ``WWW-Authenticate`` on a 401). The
-    message is shown to the client, so it never holds a secret.
+    An :class:`~contracts.openai.OpenAIRequestError` with response ``headers`` (e.g.
+    ``WWW-Authenticate`` on a 401). The message is shown to the client, so it never
+    holds a secret.
     """
 
     def __init__(
@@ -55,14 +56,12 @@ class Refusal(Exception):
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.envelope = ErrorEnvelope(ErrorBody(message, type, param, code))
+        super().__init__(status, message, type, param, code)
         self.headers = dict(headers or {})
 
     def response(self) -> Response:
         """The error response for this refusal."""
-        return error_response(self.status, self.envelope, self.headers)
+        return error_response(self.status, self.envelope(), self.headers)
 
 
 def json_response(
