@@ -24,7 +24,7 @@ def is_loopback(host: str | None) -> bool:
     if not host:
         return False
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address = ipaddress.ip_address(host.strip("[]").partition("%")[0])  # no zone id
     except ValueError:
         return False
     mapped = getattr(address, "ipv4_mapped", None)

@@ -11,13 +11,13 @@ refuses a request by raising :class:`Refusal`, and the app answers it::
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 
 import msgspec
 import trio
 from quart import Request, Response
 
+from contracts.loopback import is_loopback
 from contracts.openai import MAX_BODY_BYTES, OpenAIRequestError, should_retry
 from contracts.openai_responses import encode_json
 
@@ -108,15 +108,7 @@ def is_loopback_peer(client: object) -> bool:
     if not isinstance(client, tuple | list) or not client:
         return False
     host = client[0]
-    if not isinstance(host, str):
-        return False
-    try:
-        address = ipaddress.ip_address(host.partition("%")[0])  # drop an IPv6 zone id
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
+    return isinstance(host, str) and is_loopback(host)
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
