@@ -46,6 +46,7 @@ import msgspec
 import trio
 
 from actors.system import System, open_system
+from benchmarks._measure import quantile, status_kib
 from contracts.config import Config, LeaseSettings, ProviderSettings, SessionSettings
 from contracts.endpoint import InferenceRequest
 from contracts.session import Failed, Finished, TextDelta
@@ -107,11 +108,6 @@ def _config_toml(mark: str) -> str:
 
 def _body(prompt: str, *, stream: bool) -> dict[str, object]:
     return {"model": MODEL, "messages": [{"role": "user", "content": prompt}], "stream": stream}
-
-
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _target(value: float, limit: float, what: str = "", unit: str = "ms") -> str:
@@ -196,9 +192,9 @@ async def _added_latency(system: System, lease: _Lease, runs: int, mark: str) ->
             direct.append(await _direct(system))
             http.append(await _through_http(*lease))
             separate.append(await client.request())
-    d50, d99 = _quantile(direct, 0.5) * 1000, _quantile(direct, 0.99) * 1000
-    h50, h99 = _quantile(http, 0.5) * 1000, _quantile(http, 0.99) * 1000
-    s50, s99 = _quantile(separate, 0.5) * 1000, _quantile(separate, 0.99) * 1000
+    d50, d99 = quantile(direct, 0.5) * 1000, quantile(direct, 0.99) * 1000
+    h50, h99 = quantile(http, 0.5) * 1000, quantile(http, 0.99) * 1000
+    s50, s99 = quantile(separate, 0.5) * 1000, quantile(separate, 0.99) * 1000
     return [
         ("direct session (`system.query`), p50 / p99", f"{d50:.1f} / {d99:.1f} ms", ""),
         (
@@ -265,10 +261,10 @@ async def _relayed_delays(
 
 
 def _relay_row(name: str, delays: Sequence[float], direct: Sequence[float] | None) -> Row:
-    p50, p99 = _quantile(delays, 0.5), _quantile(delays, 0.99)
+    p50, p99 = quantile(delays, 0.5), quantile(delays, 0.99)
     target = _target(p50, 1, "p50 ")
     if direct is not None:
-        target += f" ({p50 - _quantile(direct, 0.5):+.2f} ms over direct)"
+        target += f" ({p50 - quantile(direct, 0.5):+.2f} ms over direct)"
     return (
         f"stream relay, CLI wrote delta → {name}, p50 / p99",
         f"{p50:.2f} / {p99:.2f} ms",
@@ -284,7 +280,7 @@ async def _relay_latency(system: System, lease: _Lease, streams: int) -> list[Ro
     for _ in range(streams):
         direct += await _direct_delays(system)
         relayed += await _relayed_delays(*lease)
-    d50, d99 = _quantile(direct, 0.5), _quantile(direct, 0.99)
+    d50, d99 = quantile(direct, 0.5), quantile(direct, 0.99)
     return [
         (
             "stream relay, CLI wrote delta → direct session event, p50 / p99",
@@ -312,21 +308,9 @@ async def _in_process(runs: int, clock_streams: int, home: str, mark: str) -> li
 # -- 3. asm serve under load ---------------------------------------------------------------
 
 
-def _status_kib(pid: int, field: str) -> int:
-    """A ``/proc/<pid>/status`` field in KiB (``VmRSS``, ``VmHWM``); 0 once the process is gone."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 async def _sample_peak_rss(pid: int, peak: list[int]) -> None:
     while True:
-        peak[0] = max(peak[0], _status_kib(pid, "VmRSS"))
+        peak[0] = max(peak[0], status_kib(pid, "VmRSS"))
         await trio.sleep(RSS_SAMPLE_S)
 
 
@@ -437,13 +421,13 @@ async def _served(
             relayed += await _relayed_delays(*lease)
         assert await _one_stream(*lease)
         await trio.sleep(0.5)
-        idle_kib = _status_kib(process.pid, "VmRSS")
+        idle_kib = status_kib(process.pid, "VmRSS")
         peak = [idle_kib]
         async with trio.open_nursery() as sampling:
             sampling.start_soon(_sample_peak_rss, process.pid, peak)
             finished, failed, seconds = await _load(lease, streams, rounds)
             sampling.cancel_scope.cancel()
-        hwm_kib = _status_kib(process.pid, "VmHWM")
+        hwm_kib = status_kib(process.pid, "VmHWM")
     top_mb = max(peak[0], hwm_kib) * 1024 / 1e6
     return [
         _relay_row("SSE chunk at the client (asm serve, its own process)", relayed, None),

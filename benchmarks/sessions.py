@@ -29,6 +29,7 @@ import trio
 
 from actors.pool import WarmPool
 from actors.system import System, open_system
+from benchmarks._measure import quantile, status_kib
 from contracts.config import Config, ProviderSettings, SessionSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +49,6 @@ def _config(startup_ms: int) -> Config:
         providers={"claude": ProviderSettings(env=env)},
         sessions=SessionSettings(exit_grace=0.5, terminate_grace=0.5),
     )
-
-
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _first_event_cold(system: System) -> float:
@@ -123,16 +119,9 @@ async def _parked_memory(system: System, count: int) -> tuple[float, float]:
     await trio.sleep(STARTUP_MS / 1000 + 0.2)
     per_session = (tracemalloc.get_traced_memory()[0] - before) / count
     tracemalloc.stop()
-    rss = [_rss_kib(session.pid) for session in pool._parked if session.pid is not None]
+    rss = [status_kib(session.pid, "VmRSS") for session in pool._parked if session.pid is not None]
     await system.cool("claude", "m")
     return statistics.mean(rss) / 1024, per_session
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def _measure(runs: int) -> list[tuple[str, str, str]]:
@@ -167,7 +156,7 @@ async def _measure(runs: int) -> list[tuple[str, str, str]]:
             # thread costs more here); nothing else runs meanwhile.
             bare.append(_whole_run_bare(spec.argv, dict(spec.env), home))
         a50, b50 = statistics.median(actor), statistics.median(bare)
-        a99, b99 = _quantile(actor, 0.99), _quantile(bare, 0.99)
+        a99, b99 = quantile(actor, 0.99), quantile(bare, 0.99)
         rows += [
             (
                 "to the answer, bare subprocess, p50 / p99",
