@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from actors.query_command import load_config
+from actors.config_file import load_config
 from actors.serve_command import admin_token
 from actors.system import System, open_system
 from transport.endpoint_app import create_endpoint_app

@@ -33,8 +33,8 @@ from typing import Any
 
 import msgspec
 
+from actors.config_file import load_config
 from actors.launch import resolve_executable
-from actors.query_command import load_config
 from contracts.config import Config, ConfigError
 from contracts.providers import PROFILES, CliDriver, Publication, driver, publication
 from contracts.providers import scrubbed_environment as session_environment

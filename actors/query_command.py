@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import trio
 
+from actors.config_file import load_config
 from actors.launch import UnknownProvider
 from actors.system import SessionFailed, open_system
-from contracts.config import Config, ConfigError, parse_config
+from contracts.config import Config, ConfigError
 from contracts.prompt import PromptError
 from contracts.providers import PROFILES
 from contracts.session import Failed, Message, TextDelta
 
-__all__ = ["add_query_parser", "load_config", "run_query"]
+__all__ = ["add_query_parser", "run_query"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -37,20 +37,6 @@ def add_query_parser(commands: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--stream", action="store_true", help="print text as it arrives")
     query.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
     query.add_argument("prompt", help="the prompt, or - to read it from stdin")
-
-
-def load_config(path: str | None) -> Config:
-    """``path`` parsed, else ``./asm.toml`` when it exists, else the defaults."""
-    if path is None:
-        default = Path("asm.toml")
-        if not default.is_file():
-            return Config()
-        path = str(default)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_config(data)
 
 
 def run_query(args: argparse.Namespace) -> int:

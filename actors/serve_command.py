@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 import trio
 
-from actors.query_command import load_config
+from actors.config_file import load_config
 from actors.system import open_system
 from contracts.config import Config, ConfigError
 from contracts.loopback import BindError, parse_bind

@@ -54,3 +54,18 @@ def test_endpoint_benchmark_prints_its_table_and_leaves_no_process() -> None:
     ]
     assert "| 4 finished, 0 failed in " in result.stdout
     assert rows[-1].startswith("| processes of this run left at the end | 0 |")
+
+
+def test_sessions_benchmark_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sessions", "--runs", "2"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ")[0] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert "| first event, warm pool, p50" in rows
+    assert "| session actor added, p50" in rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -83,3 +84,10 @@ async def run_once(spec: SessionSpec, prompt: str) -> tuple[Session, list[Sessio
 def children_environ() -> dict[str, str]:
     """For tests that spawn outside a session: the same PATH the sessions get."""
     return {**os.environ, "PATH": _PATH}
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait (polling) until ``condition()`` holds; fail after ``seconds``."""
+    with trio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling state owned by other actors
+            await trio.sleep(0.01)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from contracts.config import Config, LeaseSettings, ProviderSettings, SessionSet
 from contracts.endpoint import InferenceRequest
 from contracts.endpoint_refusal import EndpointRefused
 from contracts.session import Finished, Started
-from tests.actors.sessions import fake_environ
+from tests.actors.sessions import fake_environ, until
 from tests.processes import alive
 from transport.endpoint_gateway import LeaseBusy, LeaseGone
 
@@ -130,7 +130,7 @@ async def test_release_reaps_in_flight_sessions_and_is_idempotent(tmp_path: Path
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(consume)
-            await _until((tmp_path / "pids" / "leader").exists)
+            await until((tmp_path / "pids" / "leader").exists)
             leader = int((tmp_path / "pids" / "leader").read_text())
             await system.release_endpoint(descriptor)
             assert not alive(leader)
@@ -146,7 +146,7 @@ async def test_a_lease_ends_after_its_ttl(tmp_path: Path) -> None:
     async with _system(tmp_path) as system:
         descriptor, _ = await system.ensure_endpoint(_request(), context={"lease_ttl_seconds": 0.3})
         assert system.leases.lease(descriptor.lease_ref) is not None
-        await _until(lambda: system.leases.lease(descriptor.lease_ref) is None)
+        await until(lambda: system.leases.lease(descriptor.lease_ref) is None)
 
 
 async def test_a_lease_ends_when_idle_but_not_while_it_works(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ async def test_a_lease_ends_when_idle_but_not_while_it_works(tmp_path: Path) -> 
             seen = [event async for event in events]
         assert isinstance(seen[-1], Finished)
         assert lease.live  # the run lasted longer than the idle timeout
-        await _until(lambda: not lease.live)
+        await until(lambda: not lease.live)
 
 
 async def test_more_concurrent_sessions_than_allowed_is_busy(tmp_path: Path) -> None:
@@ -179,20 +179,14 @@ async def test_a_lease_keeps_its_pool_parked_and_release_reaps_it(tmp_path: Path
         lease = _lease(system, descriptor.lease_ref)
         assert lease._pool is not None
         pool = lease._pool
-        await _until(lambda: pool.parked == 1)
+        await until(lambda: pool.parked == 1)
         parked = pool._parked[0].pid
         assert parked is not None and alive(parked)
         async with lease.stream(PROMPT) as events:
             seen = [event async for event in events]
         assert isinstance(seen[-1], Finished)
-        await _until(lambda: pool.parked == 1)
+        await until(lambda: pool.parked == 1)
         replacement = pool._parked[0].pid
         assert replacement != parked
         await system.release_endpoint(descriptor)
         assert replacement is not None and not alive(replacement)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    with trio.fail_after(5.0):
-        while not condition():  # noqa: ASYNC110 - polling state owned by other actors
-            await trio.sleep(0.01)

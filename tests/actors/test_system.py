@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from actors.process_ledger import ProcessLedger
 from actors.system import SessionFailed, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.session import Finished, Started, TextDelta
-from tests.actors.sessions import children_environ, fake_environ
+from tests.actors.sessions import children_environ, fake_environ, until
 from tests.fakes.fake_cli import answer_text, expected_tokens
 from tests.processes import alive, gone_within
 
@@ -101,11 +100,11 @@ async def test_leaving_the_system_reaps_every_session(tmp_path: Path) -> None:
 async def test_the_warm_pool_parks_sessions_and_serves_from_them(tmp_path: Path) -> None:
     async with open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system:
         pool = await system.warm("claude", "fake-model", size=2)
-        await _until(lambda: pool.parked == 2)
+        await until(lambda: pool.parked == 2)
         parked_pids = {s.pid for s in pool._parked}
         session = await pool.acquire()
         assert session.pid in parked_pids
-        await _until(lambda: pool.parked == 2)  # replaced after use
+        await until(lambda: pool.parked == 2)  # replaced after use
         completion = await system.query("claude", "fake-model", PROMPT)
         assert completion.text == answer_text("claude", PROMPT)
 
@@ -113,7 +112,7 @@ async def test_the_warm_pool_parks_sessions_and_serves_from_them(tmp_path: Path)
 async def test_cooling_a_pool_reaps_its_parked_sessions(tmp_path: Path) -> None:
     async with open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system:
         pool = await system.warm("codex", "fake-model", size=1)
-        await _until(lambda: pool.parked == 1)
+        await until(lambda: pool.parked == 1)
         pid = pool._parked[0].pid
         assert pid is not None and alive(pid)
         await system.cool("codex", "fake-model")
@@ -123,11 +122,11 @@ async def test_cooling_a_pool_reaps_its_parked_sessions(tmp_path: Path) -> None:
 async def test_a_parked_session_that_dies_is_replaced(tmp_path: Path) -> None:
     async with open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system:
         pool = await system.warm("claude", "fake-model", size=1)
-        await _until(lambda: pool.parked == 1)
+        await until(lambda: pool.parked == 1)
         first = pool._parked[0]
         first.cancel()
         await first.ended.wait()
-        await _until(lambda: pool.parked == 1 and pool._parked[0] is not first)
+        await until(lambda: pool.parked == 1 and pool._parked[0] is not first)
 
 
 async def test_a_not_installed_cli_fails_each_request_without_spinning(tmp_path: Path) -> None:
@@ -175,9 +174,3 @@ async def test_sessions_are_written_down_while_they_live(tmp_path: Path) -> None
         session.cancel()
         await session.ended.wait()
         assert list((state / "process-groups").iterdir()) == []
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    with trio.fail_after(5.0):
-        while not condition():  # noqa: ASYNC110 - the pool has no event for "n parked"
-            await trio.sleep(0.01)
