@@ -39,14 +39,17 @@ def test_endpoint_benchmark_prints_its_table_and_leaves_no_process() -> None:
     names = [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
     assert names == [
         "direct session (`system.query`), p50 / p99",
-        "through the endpoint, client in this process (its CPU shares the loop), p50 / p99",
-        "endpoint added, client in this process, p50 / p99",
-        "through the endpoint, client in its own process, p50 / p99",
-        "endpoint added, client in its own process, p50 / p99",
+        "endpoint added over direct, `http.client` in its own process, p50 / p99",
+        "endpoint added over direct, httpx in its own process, p50 / p99",
+        "endpoint added over direct, httpx in the server's process, p50 / p99",
         "stream relay, CLI wrote delta → direct session event, p50 / p99",
-        "stream relay, CLI wrote delta → SSE chunk at the client (in-process system), p50 / p99",
-        "stream relay, CLI wrote delta → SSE chunk at the client (asm serve, its own process),"
+        "stream relay, CLI wrote delta → bytes at the client's socket (in-process system),"
         " p50 / p99",
+        "stream relay, CLI wrote delta → line out of httpx's `aiter_lines` (in-process),"
+        " p50 / p99",
+        "stream relay, CLI wrote delta → bytes at the client's socket (asm serve, its own"
+        " process), p50 / p99",
+        "stream relay, CLI wrote delta → line out of httpx's `aiter_lines` (asm serve), p50 / p99",
         "4 concurrent streams x 1 rounds via asm serve: completions/s",
         "asm serve RSS at idle (lease made, one completion run)",
         "asm serve RSS under load: peak VmRSS (every 50 ms) / VmHWM",
