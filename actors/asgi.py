@@ -2,9 +2,11 @@
 
 Hypercorn owns the socket here, so the system runs without its own HTTP child: the
 ASGI lifespan starts it (``startup``) and stops it (``shutdown``), and every HTTP
-request goes to the endpoint app built over the system's lease registry. The
+request goes to the system's HTTP surface (endpoint routes and the Bus Events API). The
 configuration is ``$ASM_CONFIG`` or ``./asm.toml``; the state directory is
-``$ASM_STATE_DIR`` or ``./.asm`` (its ``admin.token`` guards the admin routes)::
+``$ASM_STATE_DIR`` or ``./.asm`` (its ``admin.token`` guards the admin routes, its
+``events.secret`` signs the Events API's tokens); the event store is ``$ASM_STORE`` or
+the state directory's ``events.db``::
 
     hypercorn -k trio --bind 127.0.0.1:8787 actors.asgi:app
 
@@ -19,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.config_file import load_config
-from actors.serve_command import admin_token
+from actors.serve_command import admin_token, serve_bus
 from actors.system import System, open_system
-from transport.endpoint_app import create_endpoint_app
 
 __all__ = ["app"]
 
@@ -59,23 +60,18 @@ class AsmApplication:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             config = load_config(os.environ.get("ASM_CONFIG"))
             token = admin_token(state_dir)
+            bus = serve_bus(state_dir, os.environ.get("ASM_STORE"), None, os.environ)
         except Exception as exc:
             await send({"type": "lifespan.startup.failed", "message": f"asm: {exc}"})
             return
-        async with open_system(config, bind=None, state_dir=state_dir, admin_token=token) as system:
-            self._system, self._http = system, self._endpoint_app(system)
+        async with open_system(
+            config, bind=None, state_dir=state_dir, admin_token=token, bus=bus
+        ) as system:
+            self._system, self._http = system, system.http_app()
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
             self._system = self._http = None
         await send({"type": "lifespan.shutdown.complete"})
-
-    @staticmethod
-    def _endpoint_app(system: System) -> Any:
-        return create_endpoint_app(
-            system.leases,
-            admin_token=system.admin_token,
-            keepalive_seconds=system.config.server.keepalive_seconds,
-        )
 
 
 app = AsmApplication()

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from actors.endpoint_commands import add_endpoint_parser, run_endpoint
+from actors.events_commands import add_events_parser, run_events
 from actors.providers_command import add_providers_parser, run_providers
 from actors.query_command import add_query_parser, run_query
 from actors.serve_command import add_serve_parser, run_serve
+from actors.token_command import add_token_parser, run_token
 from contracts import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,6 +36,8 @@ def _parser() -> _Parser:
     add_query_parser(commands)
     add_endpoint_parser(commands)
     add_providers_parser(commands)
+    add_token_parser(commands)
+    add_events_parser(commands)
     return parser
 
 
@@ -48,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_endpoint(args)
     if args.command == "providers":
         return run_providers(args)
+    if args.command == "token":
+        return run_token(args)
+    if args.command == "events":
+        return run_events(args)
     return EXIT_USAGE  # pragma: no cover - argparse requires a known subcommand
 
 

@@ -1,12 +1,15 @@
-"""``asm serve``: the endpoints and admin routes in one hypercorn process (SPEC §7).
+"""``asm serve``: endpoints, admin routes, the Bus Events API and the bridge (SPEC §7).
 
-    asm serve --bind 127.0.0.1:8787 --state-dir .asm
+    asm serve --bind 127.0.0.1:8787 --state-dir .asm [--store sqlite:PATH|memory|redis://…]
 
 On ready it writes ``<state-dir>/server.json`` (``{"base_url","pid","store"}``) and
-prints ``asm: serving on <base_url>``. The state directory holds ``admin.token``
-(0600; kept across restarts) and the ledger of live CLI process groups, swept at start
-so nothing a crashed run left behind survives. SIGINT or SIGTERM stops it: the HTTP
-surface first, then every lease and session, every CLI reaped.
+prints ``asm: serving on <base_url>``. The state directory holds ``admin.token`` and
+``events.secret`` (0600; kept across restarts), the default event store
+``events.db`` (sqlite), and the ledger of live CLI process groups, swept at start so
+nothing a crashed run left behind survives. ``--events-url`` puts the bridge on a
+remote Bus Events API (its token from ``BUS_API_TOKEN`` or ``BUS_EVENTS_TOKEN``).
+SIGINT or SIGTERM stops it: the HTTP surface first, then the bridge and the store, then
+every lease and session, every CLI reaped.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import trio
 
+from actors.bus import Bus
 from actors.config_file import load_config
+from actors.events_secret import EventsSecretError, events_secret
 from actors.system import open_system
 from contracts.config import Config, ConfigError
 from contracts.loopback import BindError, parse_bind
+from transport.event_log import StoreError
+from transport.event_logs import StoreSpecError
 
-__all__ = ["add_serve_parser", "admin_token", "run_serve"]
+__all__ = ["add_serve_parser", "admin_token", "run_serve", "serve_bus"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVE_POOL_SIZE = 1  # SPEC §4.5: one parked session per lease unless configured
@@ -36,9 +44,15 @@ SERVE_POOL_SIZE = 1  # SPEC §4.5: one parked session per lease unless configure
 
 def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``asm serve`` on the ``asm`` subcommand parser."""
-    serve = commands.add_parser("serve", help="serve endpoints and admin routes on loopback")
+    serve = commands.add_parser(
+        "serve", help="serve endpoints, admin routes and the Bus Events API on loopback"
+    )
     serve.add_argument("--bind", default=None, help="loopback host:port (default 127.0.0.1:8787)")
-    serve.add_argument("--store", default=None, help="memory | sqlite:PATH | redis://HOST:PORT/DB")
+    serve.add_argument(
+        "--store",
+        default=None,
+        help="memory | sqlite:PATH | redis://HOST:PORT/DB (default sqlite:<state-dir>/events.db)",
+    )
     serve.add_argument("--events-url", default=None, help="a remote Bus Events API")
     serve.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
     serve.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
@@ -73,29 +87,47 @@ def run_serve(args: argparse.Namespace) -> int:
     except BindError as exc:
         print(f"asm serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.store is not None or args.events_url is not None:
-        print(
-            "asm serve: the Bus Events API is not built yet; --store and --events-url are ignored",
-            file=sys.stderr,
-        )
     if config.leases.pool_size is None:
         leases = msgspec.structs.replace(config.leases, pool_size=SERVE_POOL_SIZE)
         config = msgspec.structs.replace(config, leases=leases)
     state_dir = Path(args.state_dir)
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return trio.run(_serve, config, bind, state_dir)
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        bus = serve_bus(state_dir, args.store, args.events_url, os.environ)
+    except (OSError, ValueError, EventsSecretError) as exc:
+        print(f"asm serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
+    try:
+        return trio.run(_serve, config, bind, state_dir, bus)
+    except StoreError as exc:
+        print(f"asm serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
-async def _serve(config: Config, bind: str, state_dir: Path) -> int:
+def serve_bus(
+    state_dir: Path, store: str | None, events_url: str | None, environ: Mapping[str, str]
+) -> Bus:
+    """The Bus of a served system: its store (default the state dir's sqlite file), the
+    events secret of the state dir, and the bridge's remote API when ``events_url`` is set.
+    """
+    token = environ.get("BUS_API_TOKEN") or environ.get("BUS_EVENTS_TOKEN")
+    return Bus(
+        store or f"sqlite:{state_dir / 'events.db'}",
+        secret=events_secret(state_dir, environ),
+        events_url=events_url,
+        events_token=token if events_url else None,
+    )
+
+
+async def _serve(config: Config, bind: str, state_dir: Path, bus: Bus) -> int:
     server_json = state_dir / "server.json"
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_system(
-            config, bind=bind, state_dir=state_dir, admin_token=admin_token(state_dir)
+            config, bind=bind, state_dir=state_dir, admin_token=admin_token(state_dir), bus=bus
         ) as system:
             assert system.base_url is not None
-            _write_json(
-                server_json, {"base_url": system.base_url, "pid": os.getpid(), "store": None}
-            )
+            summary = {"base_url": system.base_url, "pid": os.getpid(), "store": bus.store_label}
+            _write_json(server_json, summary)
             print(f"asm: serving on {system.base_url}", flush=True)
             try:
                 async for signum in signals:

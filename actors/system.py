@@ -14,8 +14,9 @@ when the block exits::
 The tree (SPEC §5): a root supervisor (one_for_one) over the session supervisor
 (dynamic, temporary children: one per CLI run), the pool supervisor (dynamic; one warm
 pool per (provider, model) that asks for it), the lease registry's supervisor
-(dynamic; one lease actor per endpoint) and the endpoint transport actor (hypercorn).
-The event log and the bridge join the root as they arrive.
+(dynamic; one lease actor per endpoint), the Bus (:mod:`actors.bus`: the event-log
+actor and the inference bridge under a rest_for_one supervisor) and the transport actor
+(hypercorn serving the endpoint routes and the Bus Events API on one port).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import trio
 
+from actors.bus import Bus
 from actors.http_server import serve_http
 from actors.launch import session_spec
 from actors.leases import LeasePolicy, LeaseRegistry
@@ -58,6 +61,8 @@ from contracts.endpoint import (
 from contracts.prompt import normalize_messages, normalize_prompt
 from contracts.session import Failed, Finished, FinishReason, SessionEvent, Usage
 from transport.endpoint_app import create_endpoint_app
+from transport.events_app import create_events_app, events_capabilities
+from transport.http_surface import HttpSurface
 
 __all__ = ["Completion", "SessionFailed", "System", "open_system"]
 
@@ -93,9 +98,12 @@ class System:
         environ: Mapping[str, str],
         ledger: ProcessLedger | None,
         admin_token: str,
+        *,
+        bus: Bus | None,
     ) -> None:
         self.config = config
         self.admin_token = admin_token
+        self.bus = bus
         self.base_url: str | None = None
         self._work_root = work_root
         self._environ = environ
@@ -231,12 +239,27 @@ class System:
             self._lease_supervisor = await nursery.start(supervise_dynamic, options)
             task_status.started(self._lease_supervisor)
 
-    async def _run_http(self, bind: str, *, task_status: trio.TaskStatus[object]) -> None:
-        app = create_endpoint_app(
-            self.leases,
-            admin_token=self.admin_token,
-            keepalive_seconds=self.config.server.keepalive_seconds,
+    def http_app(self) -> HttpSurface:
+        """The ASGI app of the whole HTTP surface: endpoint routes and the Bus Events API."""
+        keepalive = self.config.server.keepalive_seconds
+        endpoints = create_endpoint_app(
+            self.leases, admin_token=self.admin_token, keepalive_seconds=keepalive
         )
+        if self.bus is None:
+            return HttpSurface(endpoints, None)
+        capabilities = events_capabilities(
+            self.bus.log.backend, overrides={"providers": self.bus.registry.names()}
+        )
+        events = create_events_app(
+            self.bus.log,
+            self.bus.verifier,
+            keepalive_seconds=keepalive,
+            capabilities=capabilities,
+        )
+        return HttpSurface(endpoints, events)
+
+    async def _run_http(self, bind: str, *, task_status: trio.TaskStatus[object]) -> None:
+        app = self.http_app()
         async with trio.open_nursery() as nursery:
             self.base_url = await nursery.start(serve_http, app, bind)
             self.leases.origin = self.base_url
@@ -263,6 +286,7 @@ async def open_system(
     state_dir: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     admin_token: str | None = None,
+    bus: Bus | Literal["memory"] | None = "memory",
 ) -> AsyncIterator[System]:
     """Run the system in the caller's task tree until the block exits.
 
@@ -272,7 +296,10 @@ async def open_system(
     process groups; anything a previous run left there is killed before the system
     starts (SPEC §4.4). ``environ`` is the operator environment sessions inherit from
     (default ``os.environ``, read, never written). ``admin_token`` guards the admin
-    routes (a fresh random one by default: ``system.admin_token``).
+    routes (a fresh random one by default: ``system.admin_token``). ``bus`` is the Bus
+    side (:class:`actors.bus.Bus`: its store, token secret and bridge): by default an
+    in-memory log with a random secret (``system.bus.issue_token`` makes tokens), None
+    for none.
     """
     ledger = None
     if state_dir is not None:
@@ -285,6 +312,7 @@ async def open_system(
         os.environ if environ is None else environ,
         ledger,
         admin_token or secrets.token_urlsafe(32),
+        bus=Bus("memory", secret=secrets.token_bytes(32)) if bus == "memory" else bus,
     )
     # Started in this order, stopped in reverse: the HTTP surface stops taking requests
     # first, then leases reap their sessions, then pools and sessions go.
@@ -293,6 +321,8 @@ async def open_system(
         ChildSpec("pools", system._run_pools, Restart.PERMANENT, shutdown=math.inf),
         ChildSpec("leases", system._run_leases, Restart.PERMANENT, shutdown=math.inf),
     ]
+    if system.bus is not None:
+        root.append(system.bus.child_spec())
     if bind is not None:
         root.append(ChildSpec("http", functools.partial(system._run_http, bind), Restart.PERMANENT))
     try:

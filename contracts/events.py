@@ -29,7 +29,19 @@ INFERENCE_PREFIX: Final = "bus.inference."
 NAME_PATTERN: Final = re.compile(r"\A[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\Z")
 
 Action = Literal["publish", "listen"]
-ErrorType = Literal["bad_request", "invalid_auth", "forbidden", "not_found", "too_large"]
+ErrorType = Literal[
+    "bad_request",
+    "invalid_auth",
+    "forbidden",
+    "not_found",
+    "too_large",
+    # The HTTP-level errors of the Events API app, beyond BusDK's documented five.
+    "method_not_allowed",
+    "request_timeout",
+    "unsupported_media_type",
+    "unavailable",
+    "internal_error",
+]
 
 SCOPE_SEND: Final = "events:send"
 SCOPE_LISTEN: Final = "events:listen"

@@ -45,8 +45,7 @@ def test_endpoint_benchmark_prints_its_table_and_leaves_no_process() -> None:
         "stream relay, CLI wrote delta → direct session event, p50 / p99",
         "stream relay, CLI wrote delta → bytes at the client's socket (in-process system),"
         " p50 / p99",
-        "stream relay, CLI wrote delta → line out of httpx's `aiter_lines` (in-process),"
-        " p50 / p99",
+        "stream relay, CLI wrote delta → line out of httpx's `aiter_lines` (in-process), p50 / p99",
         "stream relay, CLI wrote delta → bytes at the client's socket (asm serve, its own"
         " process), p50 / p99",
         "stream relay, CLI wrote delta → line out of httpx's `aiter_lines` (asm serve), p50 / p99",

@@ -86,8 +86,10 @@ def test_serve_serves_then_stops_on_a_signal_reaping_every_cli(tmp_path: Path, s
         assert line.startswith("asm: serving on http://127.0.0.1:")
         base_url = line.split()[-1]
         info = json.loads((state / "server.json").read_text())
-        assert info == {"base_url": base_url, "pid": server.pid, "store": None}
+        store = f"sqlite:{state / 'events.db'}"  # the embedded default
+        assert info == {"base_url": base_url, "pid": server.pid, "store": store}
         assert stat.S_IMODE((state / "admin.token").stat().st_mode) == 0o600
+        assert stat.S_IMODE((state / "events.secret").stat().st_mode) == 0o600
         assert httpx.get(f"{base_url}/healthz").json() == {"ok": True, "service": "asm"}
         ensure = subprocess.run(
             [ASM, "endpoint", "ensure", "--provider", "claude", "--model", "m",

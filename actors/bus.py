@@ -1,0 +1,153 @@
+"""The Bus side of the system: the event-log actor, the provider registry and the bridge.
+
+:class:`Bus` is what :func:`actors.open_system` runs under its root supervisor as the
+``bus`` child, a rest_for_one supervisor over two children (SPEC §5):
+
+- ``event-log``: opens the store (``memory``, ``sqlite:PATH`` or ``redis://…``) and holds
+  it open; the Events API reaches it through :attr:`Bus.log`, which always answers
+  with the store that is open now (a restarted store is picked up, a missing one is a
+  503);
+- ``bridge``: the :class:`~actors.bridge.InferenceBridge` over that log, or over a
+  remote Bus Events API when ``events_url`` is given. It starts after the log and is
+  restarted with it.
+
+::
+
+    bus = Bus("sqlite:.asm/events.db", secret=secret)
+    token = bus.issue_token("ops", "inference:admin", ttl_seconds=3600)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import trio
+
+from actors.bridge import InferenceBridge
+from actors.inference_registry import ProviderRegistry
+from actors.supervisor import ChildSpec, Restart, Strategy, SupervisorOptions, supervise
+from contracts.events import DEFAULT_AUDIENCE, Event, ListenQuery, PublishEnvelope
+from transport.event_log import EventLog, EventStream, StoreError
+from transport.event_logs import check_store, open_event_log, store_label
+from transport.events_auth import TokenVerifier, issue_token
+from transport.events_client import EventsClient
+from transport.remote_event_log import RemoteEventLog
+
+__all__ = ["Bus", "CurrentLog"]
+
+
+class CurrentLog:
+    """An :class:`EventLog` that is whichever store the event-log actor has open now."""
+
+    def __init__(self, backend: str) -> None:
+        self._backend = backend
+        self.current: EventLog | None = None
+
+    def _open(self) -> EventLog:
+        if self.current is None:
+            raise StoreError("the event store is not open")
+        return self.current
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    async def append(
+        self, envelopes: Sequence[PublishEnvelope], *, identity_id: str
+    ) -> list[Event]:
+        return await self._open().append(envelopes, identity_id=identity_id)
+
+    def listen(self, query: ListenQuery) -> AbstractAsyncContextManager[EventStream]:
+        return self._open().listen(query)
+
+    async def ack(self, group: str, consumer: str, event_id: str) -> bool:
+        return await self._open().ack(group, consumer, event_id)
+
+
+class Bus:
+    """The store, the token rules and the bridge of one system (see the module docstring).
+
+    ``store`` is checked here (``transport.event_logs.StoreSpecError``); ``secret``
+    signs and verifies the Events API's tokens; ``events_url`` and ``events_token`` put
+    the bridge on a remote Bus Events API instead of the local store.
+    """
+
+    def __init__(
+        self,
+        store: str = "memory",
+        *,
+        secret: bytes,
+        registry: ProviderRegistry | None = None,
+        audience: str = DEFAULT_AUDIENCE,
+        events_url: str | None = None,
+        events_token: str | None = None,
+    ) -> None:
+        self.store = store
+        self.log = CurrentLog(check_store(store))
+        self.registry = registry if registry is not None else ProviderRegistry()
+        self.verifier = TokenVerifier(secret, audience=audience)
+        self._secret = secret
+        self._audience = audience
+        if events_url is not None and not events_token:
+            raise ValueError("a remote Bus Events API needs a token (BUS_API_TOKEN)")
+        self._remote = (events_url, events_token) if events_url is not None else None
+
+    @property
+    def store_label(self) -> str:
+        """The store as it may be shown (no password)."""
+        return store_label(self.store)
+
+    def issue_token(self, subject: str, scopes: str, *, ttl_seconds: float) -> str:
+        """A token for this bus's Events API, signed with its secret."""
+        return issue_token(
+            self._secret,
+            subject=subject,
+            scopes=scopes,
+            ttl_seconds=ttl_seconds,
+            audience=self._audience,
+        )
+
+    def child_spec(self) -> ChildSpec:
+        """The ``bus`` child of the system's root supervisor."""
+        return ChildSpec("bus", self.run, Restart.PERMANENT, shutdown=30.0)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the store and the bridge until cancelled; started once the bridge listens."""
+        children = [
+            ChildSpec("event-log", self._run_log, Restart.PERMANENT),
+            ChildSpec("bridge", self._run_bridge, Restart.PERMANENT, shutdown=10.0),
+        ]
+        options = SupervisorOptions(name="bus", strategy=Strategy.REST_FOR_ONE)
+        await supervise(children, options, task_status=task_status)
+
+    async def _run_log(self, *, task_status: trio.TaskStatus[object]) -> None:
+        async with open_event_log(self.store) as log:
+            self.log.current = log
+            try:
+                task_status.started(log)
+                await trio.sleep_forever()
+            finally:
+                self.log.current = None
+
+    async def _run_bridge(self, *, task_status: trio.TaskStatus[None]) -> None:
+        async with self._bridge_log() as log:
+            await InferenceBridge(log, self.registry).run(task_status=task_status)
+
+    def _bridge_log(self) -> AbstractAsyncContextManager[EventLog]:
+        if self._remote is None:
+            return _just(self.log)
+        url, token = self._remote
+        assert token is not None
+        return _remote_log(url, token)
+
+
+@asynccontextmanager
+async def _just(log: EventLog) -> AsyncIterator[EventLog]:
+    yield log
+
+
+@asynccontextmanager
+async def _remote_log(url: str, token: str) -> AsyncIterator[EventLog]:
+    async with EventsClient(url, token) as client:
+        yield RemoteEventLog(client)

@@ -1,0 +1,79 @@
+"""One ASGI application for one port: the Bus Events API beside the endpoint app.
+
+``asm serve`` answers the endpoint routes (SPEC §3) and the Bus Events API (BUS.md §2)
+on one socket. Requests under ``/api/v1/events`` (``/api/v1/events``, ``…:batch``,
+``…/stream``, ``…/ack``, ``…/capabilities``) go to the events app; everything else,
+``/healthz`` included, to the endpoint app::
+
+    app = HttpSurface(endpoint_app, events_app)
+    base_url = await nursery.start(serve_http, app, "127.0.0.1:0")
+
+The lifespan is answered here: both apps start before the first request and stop
+after the last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from quart_trio import QuartTrio
+
+__all__ = ["EVENTS_PREFIX", "HttpSurface", "is_events_path"]
+
+EVENTS_PREFIX = "/api/v1/events"
+
+
+def is_events_path(path: str) -> bool:
+    """Whether ``path`` is one of the Bus Events API's."""
+    if not path.startswith(EVENTS_PREFIX):
+        return False
+    rest = path[len(EVENTS_PREFIX) :]
+    return rest == "" or rest[0] in "/:"
+
+
+class HttpSurface:
+    """Routes each request to the app that owns its path (see the module docstring)."""
+
+    def __init__(self, endpoint_app: QuartTrio, events_app: QuartTrio | None) -> None:
+        self._endpoint_app = endpoint_app
+        self._events_app = events_app
+
+    def _apps(self) -> list[QuartTrio]:
+        return [app for app in (self._endpoint_app, self._events_app) if app is not None]
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif self._events_app is not None and is_events_path(scope.get("path", "")):
+            await self._events_app(scope, receive, send)
+        else:
+            await self._endpoint_app(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        # As quart-trio's own lifespan does: the apps' nursery lives as long as the
+        # lifespan (nothing of ours runs in it; quart's shutdown cancels it).
+        async with trio.open_nursery() as nursery:
+            for app in self._apps():
+                app.nursery = nursery
+            await self._lifespan_messages(receive, send)
+
+    async def _lifespan_messages(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    for app in self._apps():
+                        await app.startup()
+                except Exception as exc:  # reported to the server, which then stops
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for app in reversed(self._apps()):
+                    await app.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
