@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test test-slow lint typecheck unit bench clean
+.PHONY: serve test test-slow test-redis lint typecheck unit bench bench-events clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,17 @@ test: lint typecheck unit
 test-slow: $(VENV)/.dev
 	$(BIN)/pytest -m slow
 
+# The Redis tier: the event-log suite, two servers on one bus, kill -9 on Redis. It runs in
+# `make test` too when redis-server is on PATH (skipped, saying why, when not); here its
+# absence is a failure. .ci/run installs Debian's redis-server first.
+test-redis: $(VENV)/.dev
+	ASM_REQUIRE_REDIS=1 $(BIN)/pytest -m redis
+
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.validation
+
+bench-events: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.events
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

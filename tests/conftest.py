@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["tests.redis_server"]  # redis_url, redis_server_factory
+
 settings.register_profile(
     "default",
     deadline=None,

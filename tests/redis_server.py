@@ -21,6 +21,7 @@ reaped when its fixture ends: SIGTERM, then SIGKILL if it does not exit in time.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -47,10 +48,15 @@ _READY_SECONDS: Final = 10.0
 _STOP_SECONDS: Final = 10.0
 
 
+REQUIRE_VARIABLE = "ASM_REQUIRE_REDIS"
+
+
 def redis_executable() -> str:
     """The path of ``redis-server``; skips the calling test when there is none."""
     executable = shutil.which("redis-server")
     if executable is None:
+        if os.environ.get(REQUIRE_VARIABLE):  # the redis tier of CI: absence is a failure
+            pytest.fail(f"{SKIP_REASON} (and ${REQUIRE_VARIABLE} demands it)")
         pytest.skip(SKIP_REASON)
     return executable
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,34 @@ def test_sessions_benchmark_prints_its_table() -> None:
     rows = [line.split(" | ")[0] for line in result.stdout.splitlines() if line.startswith("| ")]
     assert "| first event, warm pool, p50" in rows
     assert "| session actor added, p50" in rows
+
+
+def test_events_benchmark_prints_one_row_per_store_and_leaves_no_process() -> None:
+    argv = ["--publishers", "2", "--count", "5", "--rounds", "1", "--seconds", "0.5"]
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.events", *argv],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    names = [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
+    redis = (
+        "redis (local redis-server, appendfsync always)"
+        if shutil.which("redis-server")
+        else "redis (skipped: redis-server is not on PATH)"
+    )
+    assert names == [
+        "hello-world (bare hypercorn ASGI app, 202)",
+        "memory",
+        "sqlite (file in a temp dir)",
+        redis,
+        "processes of this run left at the end",
+    ]
+    assert rows[1].split(" | ")[2] == "1.00x"  # the baseline's ratio to itself
+    store_rows = [row for row in rows[2:-1] if "skipped" not in row]
+    assert all(", 0 lost" in row for row in store_rows), store_rows
+    assert rows[-1].startswith("| processes of this run left at the end | 0 |")

@@ -14,12 +14,13 @@ How it maps onto Redis (7.0 or later), through coredis on Trio:
   fields ``name``, ``payload`` (the raw JSON bytes), ``correlation_id`` (empty: none),
   ``metadata`` (JSON), ``identity_id``, ``created_at`` and ``created`` (the log clock's
   seconds). An event's id is its entry id ``"<ms>-<seq>"``; ids increase in log order.
-- **Ids follow the log's clock**: ``append`` asks for ``<ms>-*`` with ``ms`` the clock's
+- **Ids follow the log's clock**: ``append`` adds at ``<ms>-*`` with ``ms`` the clock's
   milliseconds, so ``since`` and retention are measured on the same clock as
   ``created_at`` (and an injected test clock drives all three). When another writer is
-  ahead (its clock runs faster), Redis refuses the id; the append then retries at that
-  writer's millisecond, so ids still increase and never repeat.
-- **append** is all or nothing: the XADDs of a batch run in one MULTI/EXEC and share
+  ahead (its clock runs faster, or a concurrent append took a later millisecond), the
+  append takes that writer's millisecond instead: one Lua script reads the stream's last
+  id and adds, atomically, so ids increase and never repeat without any retry.
+- **append** is all or nothing: the XADDs of a batch run in that one script and share
   their ``ms``, so either every XADD is accepted or none is. With ``appendfsync always``
   on the server, an answered EXEC is on disk.
 - **Retention**: every XADD carries ``MAXLEN ~`` :data:`RETENTION_COUNT`, and the
@@ -61,7 +62,6 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
-from coredis.tokens import PureToken
 
 from contracts.events import Event, ListenQuery, PublishEnvelope, format_timestamp, stored_event
 from transport._redis_client import Client, open_client, store_errors
@@ -79,15 +79,35 @@ from transport.event_log import (
     RETENTION_SECONDS,
     CursorError,
     EventStream,
-    StoreError,
 )
 
 __all__ = ["RedisEventLog", "open_redis_log"]
 
 Clock = Callable[[], float]
 
-_ADD_ATTEMPTS: Final = 8
-_TOP_ITEM: Final = "equal or smaller than the target stream top item"
+_APPEND_SCRIPT: Final = """
+local ms = tonumber(ARGV[1])
+local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
+if ok then
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local top = tonumber(string.match(info[i + 1], '^(%d+)-'))
+      if top > ms then ms = top end
+    end
+  end
+end
+local ids = {}
+local at = 4
+for n = 1, tonumber(ARGV[3]) do
+  local count = tonumber(ARGV[at])
+  local fields = {}
+  for k = 1, count do fields[k] = ARGV[at + k] end
+  at = at + count + 1
+  ids[n] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ms .. '-*', unpack(fields))
+end
+redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[at])
+return ids
+"""
 _ACK_SCRIPT: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local prefix = ARGV[1] .. '|'
@@ -131,7 +151,6 @@ class RedisEventLog:
         self._client = client
         self._clock = clock
         self.key: Final = f"{namespace}:events"
-        self._last_ms = 0  # the highest ms this process appended at: ids never go back
 
     @property
     def backend(self) -> str:
@@ -148,46 +167,21 @@ class RedisEventLog:
         ]
         if not fields:
             return []
-        ms = max(ms_of(now), self._last_ms)
+        args: list[str | bytes | int] = [ms_of(now), RETENTION_COUNT, len(fields)]
+        for entry in fields:
+            args.append(2 * len(entry))
+            for name, value in entry.items():
+                args += [name, value]
+        args.append(ms_of(now - RETENTION_SECONDS))
         async with store_errors("redis did not store the events"):
-            for _ in range(_ADD_ATTEMPTS):
-                try:
-                    ids = await self._add(ms, fields, now)
-                except ResponseError as error:
-                    if _TOP_ITEM not in str(error):
-                        raise
-                    ms = max(ms, (await self.last_id())[0])  # another writer is ahead
-                    continue
-                self._last_ms = ms
-                return [
-                    stored_event(
-                        envelope, event_id=event_id, identity_id=identity_id, created_at=created_at
-                    )
-                    for envelope, event_id in zip(envelopes, ids, strict=True)
-                ]
-        raise StoreError("redis: other writers kept moving the stream ahead; nothing stored")
-
-    async def _add(self, ms: int, fields: list[dict[str, bytes]], now: float) -> list[str]:
-        """One MULTI/EXEC: the XADDs at ``ms``, then the time-based trim."""
-        async with self._client.pipeline(transaction=True) as pipeline:
-            added = [
-                pipeline.xadd(
-                    self.key,
-                    entry,
-                    identifier=f"{ms}-*",
-                    trim_strategy=PureToken.MAXLEN,
-                    threshold=RETENTION_COUNT,
-                    trim_operator=PureToken.APPROXIMATELY,
-                )
-                for entry in fields
-            ]
-            pipeline.xtrim(
-                self.key,
-                trim_strategy=PureToken.MINID,
-                threshold=ms_of(now - RETENTION_SECONDS),
-                trim_operator=PureToken.APPROXIMATELY,
+            ids = await self._client.eval(_APPEND_SCRIPT, keys=[self.key], args=args)
+        assert isinstance(ids, list) and len(ids) == len(envelopes), ids
+        return [
+            stored_event(
+                envelope, event_id=_text(event_id), identity_id=identity_id, created_at=created_at
             )
-        return [_text(await request) for request in added]
+            for envelope, event_id in zip(envelopes, ids, strict=True)
+        ]
 
     async def last_id(self) -> StreamId:
         """The id of the latest entry ever added (``0-0`` for a stream never written)."""

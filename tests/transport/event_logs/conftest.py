@@ -8,7 +8,6 @@ which skips when no redis-server is installed.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,9 +22,6 @@ from msgspec import UNSET
 
 from contracts.events import Event, ListenQuery, PublishEnvelope
 from transport.event_log import EventLog, EventStream
-
-with contextlib.suppress(ImportError):  # registers the fixture ``redis_url`` when it exists
-    from tests.redis_server import redis_url  # noqa: F401
 
 Clock = Callable[[], float]
 OpenLog = Callable[..., AbstractAsyncContextManager[EventLog]]
@@ -47,14 +43,8 @@ class ManualClock:
 
 
 def _redis_opener(request: pytest.FixtureRequest) -> OpenLog:
-    try:
-        url = request.getfixturevalue("redis_url")
-    except pytest.FixtureLookupError:
-        pytest.skip("the redis_url fixture (tests/redis_server.py) is not available")
-    try:
-        from transport.event_log_redis import open_redis_log
-    except ImportError:
-        pytest.skip("redis log not built yet")
+    url = request.getfixturevalue("redis_url")  # skips, saying why, without redis-server
+    from transport.event_log_redis import open_redis_log  # the optional extra
     namespace = f"test-{uuid.uuid4().hex}"
 
     def open_log(*, clock: Clock = time.time) -> AbstractAsyncContextManager[EventLog]:
