@@ -45,6 +45,7 @@ class ManualClock:
 def _redis_opener(request: pytest.FixtureRequest) -> OpenLog:
     url = request.getfixturevalue("redis_url")  # skips, saying why, without redis-server
     from transport.event_log_redis import open_redis_log  # the optional extra
+
     namespace = f"test-{uuid.uuid4().hex}"
 
     def open_log(*, clock: Clock = time.time) -> AbstractAsyncContextManager[EventLog]:
