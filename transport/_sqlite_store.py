@@ -101,21 +101,16 @@ class WriteJob:
 
 
 def commit_jobs(conn: sqlite3.Connection, jobs: Sequence[WriteJob]) -> int:
-    """Apply ``jobs`` in one transaction, each in its own savepoint, and commit once.
+    """Apply ``jobs`` in one transaction and commit once.
 
-    A job that fails is rolled back alone and keeps its error; a failed commit fails
-    them all. Returns the log's last event id afterwards.
+    A job that fails is rolled back alone and keeps its error: the batch is then run
+    again with a savepoint per job (the usual batch, where every job succeeds, has no
+    savepoints to pay for). A failed commit fails them all. Returns the log's last event
+    id afterwards.
     """
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        for job in jobs:
-            conn.execute("SAVEPOINT job")
-            try:
-                job.result = job.apply(conn)
-            except Exception as error:
-                job.error = error
-                conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
+        if not _apply_together(conn, jobs):
+            _apply_each_in_a_savepoint(conn, jobs)
         conn.execute("COMMIT")
     except sqlite3.Error as error:
         with contextlib.suppress(sqlite3.Error):
@@ -128,6 +123,31 @@ def commit_jobs(conn: sqlite3.Connection, jobs: Sequence[WriteJob]) -> int:
     with contextlib.suppress(sqlite3.Error):
         return last_id(conn)
     return 0
+
+
+def _apply_together(conn: sqlite3.Connection, jobs: Sequence[WriteJob]) -> bool:
+    """Every job in one open transaction; False (and rolled back) when one of them fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for job in jobs:
+            job.result = job.apply(conn)
+    except Exception:
+        conn.execute("ROLLBACK")
+        return False
+    return True
+
+
+def _apply_each_in_a_savepoint(conn: sqlite3.Connection, jobs: Sequence[WriteJob]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    for job in jobs:
+        job.result = None
+        conn.execute("SAVEPOINT job")
+        try:
+            job.result = job.apply(conn)
+        except Exception as error:
+            job.error = error
+            conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
 
 
 def last_id(conn: sqlite3.Connection) -> int:

@@ -57,6 +57,10 @@ class InvalidToken(Exception):
         self.message = message
 
 
+CHECKED_TOKENS = 4096
+"""How many distinct tokens a verifier remembers as signed and well-formed."""
+
+
 def _check_secret(secret: bytes) -> None:
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the token secret must be at least {MIN_SECRET_BYTES} bytes")
@@ -86,6 +90,9 @@ class TokenVerifier:
         self.audience = audience
         self._clock = clock
         self._leeway = leeway_seconds
+        # Signature, audience and claim shapes of a token never change: they are checked
+        # once per token; its times are checked on every use (a cached token expires).
+        self._checked: dict[str, tuple[TokenClaims, object]] = {}
 
     def __repr__(self) -> str:  # never the secret
         return f"TokenVerifier(audience={self.audience!r})"
@@ -94,14 +101,20 @@ class TokenVerifier:
         """The claims of a valid ``token``; raises :class:`InvalidToken` otherwise."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("the bearer token is not a JWT")
-        payload = self._decode(token)
-        try:
-            claims = msgspec.convert(payload, TokenClaims)
-        except msgspec.ValidationError as error:
-            # msgspec names the claim and the expected type, never the value.
-            raise InvalidToken(f"the token's claims are malformed: {error}") from None
-        self._check_times(claims, payload.get("nbf"))
-        return claims
+        checked = self._checked.get(token)
+        if checked is None:
+            payload = self._decode(token)
+            try:
+                claims = msgspec.convert(payload, TokenClaims)
+            except msgspec.ValidationError as error:
+                # msgspec names the claim and the expected type, never the value.
+                raise InvalidToken(f"the token's claims are malformed: {error}") from None
+            checked = (claims, payload.get("nbf"))
+            if len(self._checked) >= CHECKED_TOKENS:
+                self._checked.clear()  # a bounded memory; a busy server re-checks, no more
+            self._checked[token] = checked
+        self._check_times(*checked)
+        return checked[0]
 
     def _decode(self, token: str) -> dict[str, Any]:
         try:

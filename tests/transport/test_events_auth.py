@@ -77,6 +77,22 @@ def test_expired_token_is_refused_after_a_small_leeway() -> None:
     assert "expired" in refusal(token, verifier(now=NOW + 60))
 
 
+def test_a_token_verified_once_still_expires_on_a_later_use() -> None:
+    now = [NOW]
+    checker = TokenVerifier(SECRET, clock=lambda: now[0])
+    token = signed(claims(exp=int(NOW) + 60))
+    assert checker.verify(token).sub == "alice"
+    now[0] = NOW + 120  # the same token again, now past its exp
+    assert "expired" in refusal(token, checker)
+
+
+def test_a_refused_token_is_refused_again() -> None:
+    checker = verifier()
+    token = signed(claims(), secret=OTHER_SECRET)
+    assert "signature" in refusal(token, checker)
+    assert "signature" in refusal(token, checker)
+
+
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub"])
 def test_token_without_a_required_claim_is_refused(claim: str) -> None:
     assert claim in refusal(signed(claims(**{claim: None})))
