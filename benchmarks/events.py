@@ -29,7 +29,7 @@ p99 publish → delivery ≤ 25 ms at 200 events/s. Every process the run starts
 marker variable; any alive at the end is reported, killed, and fails the script. At
 the defaults it takes about a minute::
 
-    python -m benchmarks.events [--publishers 16] [--count 200] [--rounds 3] [--seconds 5]
+    python -m benchmarks.events [--publishers 16] [--count 200] [--rounds 5] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--publishers", type=int, default=16, help="connections (default 16)")
     parser.add_argument("--count", type=int, default=200, help="POSTs per connection per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--seconds", type=float, default=5.0, help="paced seconds per store")
     parser.add_argument("--rate", type=float, default=TARGET_LATENCY_RATE, help="events/s paced")
     args = parser.parse_args(argv)
