@@ -74,7 +74,7 @@ def _run_python(block: str) -> list[str]:
 
 
 def test_readme_python_examples_run() -> None:
-    sessions, endpoint = _python_examples()
+    sessions, endpoint, bus = _python_examples()
     lines = _run_python(sessions)
     assert lines[0].startswith("Hello from fake claude. You said: Say hi Usage(")
     assert lines[1] == "Started"
@@ -82,3 +82,4 @@ def test_readme_python_examples_run() -> None:
     assert _run_python(endpoint) == [
         "protocol_match Hello from fake claude. You said: user: Say hi"
     ]
+    assert _run_python(bus) == ["unsupported_provider"]
