@@ -30,6 +30,7 @@ import trio
 from actors.bus import Bus
 from actors.config_file import load_config
 from actors.events_secret import EventsSecretError, events_secret
+from actors.supervisor import SupervisorEscalation
 from actors.system import open_system
 from contracts.config import Config, ConfigError
 from contracts.loopback import BindError, parse_bind
@@ -99,9 +100,21 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
     try:
         return trio.run(_serve, config, bind, state_dir, bus)
-    except StoreError as exc:
-        print(f"asm serve: {exc}", file=sys.stderr)
+    except (SupervisorEscalation, StoreError, ExceptionGroup) as exc:
+        # The supervisors logged the chain; the operator gets the cause in one line.
+        print(f"asm serve: stopped: {_root_cause(exc)}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """What an escalation (or a group of one) comes down to: the store that did not open."""
+    while True:
+        if isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        elif isinstance(error, SupervisorEscalation) and error.cause is not None:
+            error = error.cause
+        else:
+            return error
 
 
 def serve_bus(

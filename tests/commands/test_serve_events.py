@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -274,3 +275,32 @@ def test_two_servers_on_one_redis_deliver_each_others_events_and_survive_kill_9(
         check_nothing_acknowledged_was_lost(seen, second.base_url, token, acked)
         with serving(first_state, store) as restarted:  # and the killed one, restarted
             check_nothing_acknowledged_was_lost(seen, restarted.base_url, token, acked)
+
+
+def test_a_store_that_does_not_open_stops_serve_with_one_line_and_no_password(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(tmp_path / "state"),
+         "--store", f"redis://:hunter2secret@127.0.0.1:{port}/0"],
+        capture_output=True, text=True, timeout=60, check=False, env=_environ(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"asm serve: stopped: redis at redis://127.0.0.1:{port}/0 does not answer" in (
+        result.stderr
+    )
+    assert "hunter2secret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "state" / "server.json").exists()
+
+
+def test_an_unknown_store_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [ASM, "serve", "--state-dir", str(tmp_path / "state"), "--store", "postgres://x"],
+        capture_output=True, text=True, timeout=60, check=False, env=_environ(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "use memory, sqlite:PATH or redis://HOST:PORT/DB" in result.stderr
