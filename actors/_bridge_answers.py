@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from contracts.events import ListenQuery
+from contracts.events_listen import ListenQuery
 from contracts.inference import RESPONSE_FOR
 from contracts.inference_validation import Invalid, validate
 from transport.event_log import EventLog

@@ -33,7 +33,8 @@ import trio
 from actors._bridge_answers import Answer, AnswerBook
 from actors._bridge_responses import Subject, checked_answer, failure, subject_of, subject_of_raw
 from actors.inference_registry import InferenceProvider, ProviderRegistry, Refusal
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,

@@ -27,7 +27,8 @@ import trio
 from actors.bridge import InferenceBridge
 from actors.inference_registry import ProviderRegistry
 from actors.supervisor import ChildSpec, Restart, Strategy, SupervisorOptions, supervise
-from contracts.events import DEFAULT_AUDIENCE, Event, ListenQuery, PublishEnvelope
+from contracts.events import DEFAULT_AUDIENCE, Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from transport.event_log import EventLog, EventStream, StoreError
 from transport.event_logs import check_store, open_event_log, store_label
 from transport.events_auth import TokenVerifier, issue_token

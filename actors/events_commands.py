@@ -32,7 +32,7 @@ from typing import Any, Final
 import msgspec
 import trio
 
-from contracts.events import ListenQuery
+from contracts.events_listen import ListenQuery
 from transport.events_client import EventsClient
 from transport.events_errors import EventsAuthError, EventsError
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from contracts.events import Event, ListenQuery, matches
+from contracts.events import Event, matches
+from contracts.events_listen import ListenQuery
 from transport.event_log import CursorError
 
 __all__ = ["GroupTable", "Pending", "UnicastGroup", "parse_cursor", "selects"]

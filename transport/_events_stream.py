@@ -28,7 +28,8 @@ import msgspec
 import trio
 from quart import Response
 
-from contracts.events import Event, ListenQuery
+from contracts.events import Event
+from contracts.events_listen import ListenQuery
 from transport.event_log import EventLog, EventStream, StoreError
 
 __all__ = ["KEEPALIVE_LINE", "NDJSON", "encode_line", "ndjson_response"]

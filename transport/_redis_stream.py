@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from contracts.events import Event, ListenQuery
+from contracts.events import Event
+from contracts.events_listen import ListenQuery
 from transport._event_delivery import selects
 from transport._redis_client import store_errors
 from transport._redis_entries import StreamId, decode_entry, format_stream_id, parse_stream_id

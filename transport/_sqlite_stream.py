@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from contracts.events import Event, ListenQuery
+from contracts.events import Event
+from contracts.events_listen import ListenQuery
 from transport import _sqlite_store as store
 from transport._event_delivery import UnicastGroup, selects
 

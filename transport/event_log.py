@@ -36,7 +36,8 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Final, Protocol
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 
 __all__ = [
     "RETENTION_COUNT",

@@ -25,7 +25,8 @@ from typing import Final
 
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope, format_timestamp, stored_event
+from contracts.events import Event, PublishEnvelope, format_timestamp, stored_event
+from contracts.events_listen import ListenQuery
 from transport._event_delivery import GroupTable, UnicastGroup, parse_cursor, selects
 from transport.event_log import RETENTION_SECONDS, StoreError
 

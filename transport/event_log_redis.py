@@ -63,7 +63,8 @@ from urllib.parse import urlsplit
 
 from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
 
-from contracts.events import Event, ListenQuery, PublishEnvelope, format_timestamp, stored_event
+from contracts.events import Event, PublishEnvelope, format_timestamp, stored_event
+from contracts.events_listen import ListenQuery
 from transport._redis_client import Client, open_client, store_errors
 from transport._redis_entries import (
     StreamId,

@@ -30,7 +30,8 @@ from typing import Final, TypeVar, cast
 import msgspec
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope, format_timestamp, stored_event
+from contracts.events import Event, PublishEnvelope, format_timestamp, stored_event
+from contracts.events_listen import ListenQuery
 from transport import _sqlite_store as store
 from transport._event_delivery import GroupTable, Pending, parse_cursor
 from transport._sqlite_stream import SqliteEventStream

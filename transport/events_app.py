@@ -55,12 +55,11 @@ from contracts.events import (
     authorize,
     error_body,
     granted_scopes,
-    parse_ack,
     parse_batch,
     parse_envelope,
-    parse_listen_query,
     receipt,
 )
+from contracts.events_listen import parse_ack, parse_listen_query
 from contracts.inference import EVENT_NAMES, PROVIDERS
 from transport._events_stream import ndjson_response
 from transport.endpoint_http import BODY_TIMEOUT_SECONDS, Refusal, bearer_token, drain_body

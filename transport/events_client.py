@@ -31,7 +31,8 @@ import jwt
 import msgspec
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope, Receipt
+from contracts.events import Event, PublishEnvelope, Receipt
+from contracts.events_listen import ListenQuery
 from transport.events_errors import (
     EventsError,
     EventsProtocolError,

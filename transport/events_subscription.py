@@ -31,7 +31,8 @@ import httpx
 import msgspec
 import trio
 
-from contracts.events import Event, ListenQuery
+from contracts.events import Event
+from contracts.events_listen import ListenQuery
 from transport.events_errors import EventsProtocolError, EventsUnavailableError
 
 __all__ = ["DEFAULT_BACKOFF", "Backoff", "EventSubscription", "stream_params"]

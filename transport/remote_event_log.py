@@ -33,7 +33,8 @@ from typing import Final
 import msgspec
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from transport.event_log import StoreError
 from transport.events_client import EventsClient
 from transport.events_errors import EventsError, EventsUnavailableError

@@ -11,7 +11,8 @@ import trio
 
 from actors.bridge import InferenceBridge
 from actors.inference_registry import InferenceProvider, ProviderRegistry
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from contracts.inference import RESPONSE_FOR
 from transport.event_log import EventLog
 

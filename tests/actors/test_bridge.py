@@ -14,7 +14,7 @@ import trio
 
 from actors.bridge import InferenceBridge
 from actors.inference_registry import ProviderRegistry
-from contracts.events import ListenQuery
+from contracts.events_listen import ListenQuery
 from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,

@@ -19,7 +19,8 @@ import pytest
 import trio
 
 from actors.events_secret import SECRET_ENV, EventsSecretError, events_secret
-from contracts.events import ListenQuery, PublishEnvelope
+from contracts.events import PublishEnvelope
+from contracts.events_listen import ListenQuery
 from tests.transport.served_events import SECRET, ServedEvents, serve_events, token
 from transport.event_log_memory import MemoryEventLog, open_memory_log
 from transport.events_auth import TokenVerifier

@@ -9,7 +9,8 @@ from pathlib import Path
 import msgspec
 import trio
 
-from contracts.events import ListenQuery, PublishEnvelope
+from contracts.events import PublishEnvelope
+from contracts.events_listen import ListenQuery
 from contracts.inference import STATUS_REQUEST, STATUS_RESPONSE
 from tests.actors.sessions import children_environ
 from tests.transport.served_events import serve_events, token

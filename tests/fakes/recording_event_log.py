@@ -16,7 +16,8 @@ from contextlib import AbstractAsyncContextManager
 
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from transport.event_log import EventLog, EventStream
 
 

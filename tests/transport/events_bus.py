@@ -19,7 +19,8 @@ import httpx
 import msgspec
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from tests.fakes.fake_gateway import serve_on_loopback
 from transport.event_log import EventLog, EventStream
 from transport.event_log_memory import open_memory_log

@@ -18,7 +18,8 @@ import pytest
 import trio
 from coredis.response.types import StreamPending
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from tests.redis_server import RedisServer
 from transport._redis_entries import parse_stream_id
 from transport.event_log import CursorError, StoreError

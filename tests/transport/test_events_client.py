@@ -10,7 +10,8 @@ import msgspec
 import pytest
 import trio
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from tests.transport.served_events import (
     ScriptedStreamApp,
     ServedEvents,

@@ -20,7 +20,8 @@ import pytest
 import trio
 from msgspec import UNSET
 
-from contracts.events import Event, ListenQuery, PublishEnvelope
+from contracts.events import Event, PublishEnvelope
+from contracts.events_listen import ListenQuery
 from transport.event_log import EventLog, EventStream
 
 Clock = Callable[[], float]

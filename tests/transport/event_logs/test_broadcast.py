@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from contracts.events import Event, ListenQuery
+from contracts.events import Event
+from contracts.events_listen import ListenQuery
 from tests.transport.event_logs.conftest import (
     TIMEOUT,
     ManualClock,

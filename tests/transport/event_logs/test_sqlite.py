@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from contracts.events import ListenQuery
+from contracts.events_listen import ListenQuery
 from tests.transport.event_logs.conftest import ManualClock, backlog, drain, envelope, receive
 from transport.event_log import StoreError
 from transport.event_log_sqlite import TRIM_EVERY, open_sqlite_log

@@ -6,7 +6,7 @@ from typing import Any
 
 import trio
 
-from contracts.events import ListenQuery
+from contracts.events_listen import ListenQuery
 from tests.transport.event_logs.conftest import TIMEOUT, drain, envelope, receive
 from transport.event_log import EventLog
 
