@@ -22,6 +22,7 @@ import trio
 from coredis.exceptions import RedisError
 from coredis.retry import NoRetryPolicy
 
+from transport._exception_groups import sole_exception
 from transport.event_log import StoreError
 
 __all__ = ["Client", "open_client", "store_errors"]
@@ -42,20 +43,10 @@ async def open_client(url: str) -> AsyncIterator[Client]:
         async with client:
             yield client
     except BaseExceptionGroup as group:
-        sole = _sole(group)
+        sole = sole_exception(group)
         if sole is None:
             raise
         raise sole from sole.__cause__
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception a chain of one-member groups wraps; None when there are more."""
-    inner: BaseException = group
-    while isinstance(inner, BaseExceptionGroup):
-        if len(inner.exceptions) != 1:
-            return None
-        inner = inner.exceptions[0]
-    return inner
 
 
 @asynccontextmanager

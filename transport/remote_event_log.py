@@ -35,6 +35,7 @@ import trio
 
 from contracts.events import Event, PublishEnvelope
 from contracts.events_listen import ListenQuery
+from transport._exception_groups import sole_exception
 from transport.event_log import StoreError
 from transport.events_client import EventsClient
 from transport.events_errors import EventsError, EventsUnavailableError
@@ -114,7 +115,7 @@ class RemoteEventLog:
         except BaseExceptionGroup as group:
             # The nursery wraps what the body raises; hand it back as it was raised, as
             # the embedded logs do.
-            sole = _sole(group)
+            sole = sole_exception(group)
             if sole is None:
                 raise
             raise sole from sole.__cause__
@@ -141,13 +142,3 @@ async def _read(
                 await send.send(event)
         except EventsError as error:
             stream.failure = error
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception a chain of one-member groups wraps; None when there are more."""
-    inner: BaseException = group
-    while isinstance(inner, BaseExceptionGroup):
-        if len(inner.exceptions) != 1:
-            return None
-        inner = inner.exceptions[0]
-    return inner
