@@ -60,7 +60,7 @@ class AsmApplication:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             config = load_config(os.environ.get("ASM_CONFIG"))
             token = admin_token(state_dir)
-            bus = serve_bus(state_dir, os.environ.get("ASM_STORE"), None, os.environ)
+            bus = serve_bus(state_dir, os.environ.get("ASM_STORE"), None, os.environ, config)
         except Exception as exc:
             await send({"type": "lifespan.startup.failed", "message": f"asm: {exc}"})
             return

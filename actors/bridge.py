@@ -20,6 +20,7 @@ stored response (:mod:`actors._bridge_answers`) instead of acting twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -32,6 +33,7 @@ import trio
 
 from actors._bridge_answers import Answer, AnswerBook
 from actors._bridge_responses import Subject, checked_answer, failure, subject_of, subject_of_raw
+from actors.inference_progress import PROGRESS_NAME, progress_to
 from actors.inference_registry import InferenceProvider, ProviderRegistry, Refusal
 from contracts.events import Event, PublishEnvelope
 from contracts.events_listen import ListenQuery
@@ -219,7 +221,26 @@ class InferenceBridge:
         )
         await self._log.append([envelope], identity_id=self._identity_id)
 
+    async def _progress_sink_for(self, request: Event, progress: Mapping[str, object]) -> None:
+        """Publish one progress report of ``request`` under its correlation id."""
+        envelope = PublishEnvelope(
+            name=PROGRESS_NAME,
+            payload=msgspec.Raw(msgspec.json.encode(progress)),
+            correlation_id=request.correlation_id,
+            metadata={"request_id": request.id},
+        )
+        try:
+            await self._log.append([envelope], identity_id=self._identity_id)
+        except StoreError as error:  # progress is a courtesy: the operation goes on
+            logger.warning("progress of %s not published (%s)", request.id, type(error).__name__)
+
     async def _act(self, event: Event) -> bytes:
+        """The JSON of the response to ``event``; the provider's progress reports of it
+        are published under its correlation id meanwhile."""
+        with progress_to(functools.partial(self._progress_sink_for, event)):
+            return await self._act_on(event)
+
+    async def _act_on(self, event: Event) -> bytes:
         """The JSON of the response to ``event``: validate, resolve, dispatch."""
         name, data = event.name, bytes(event.payload)
         request = validate(name, data)

@@ -7,9 +7,11 @@
   it open; the Events API reaches it through :attr:`Bus.log`, which always answers
   with the store that is open now (a restarted store is picked up, a missing one is a
   503);
+- ``providers``: what the inference providers keep alive (the Ollama runtimes of nodes
+  without systemd);
 - ``bridge``: the :class:`~actors.bridge.InferenceBridge` over that log, or over a
-  remote Bus Events API when ``events_url`` is given. It starts after the log and is
-  restarted with it.
+  remote Bus Events API when ``events_url`` is given. It starts after the log and the
+  providers and is restarted with them.
 
 ::
 
@@ -117,6 +119,7 @@ class Bus:
         """Run the store and the bridge until cancelled; started once the bridge listens."""
         children = [
             ChildSpec("event-log", self._run_log, Restart.PERMANENT),
+            ChildSpec("providers", self._run_providers, Restart.PERMANENT, shutdown=30.0),
             ChildSpec("bridge", self._run_bridge, Restart.PERMANENT, shutdown=10.0),
         ]
         options = SupervisorOptions(name="bus", strategy=Strategy.REST_FOR_ONE)
@@ -130,6 +133,14 @@ class Bus:
                 await trio.sleep_forever()
             finally:
                 self.log.current = None
+
+    async def _run_providers(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """The inference providers' own children (the runtimes they keep alive)."""
+        async with trio.open_nursery() as nursery:
+            for provider in self.registry.supervising():
+                await nursery.start(provider.run)
+            task_status.started()
+            await trio.sleep_forever()
 
     async def _run_bridge(self, *, task_status: trio.TaskStatus[None]) -> None:
         async with self._bridge_log() as log:

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from actors.endpoint_commands import add_endpoint_parser, run_endpoint
 from actors.events_commands import add_events_parser, run_events
+from actors.inference_commands import add_inference_parser, run_inference
 from actors.providers_command import add_providers_parser, run_providers
 from actors.query_command import add_query_parser, run_query
 from actors.serve_command import add_serve_parser, run_serve
@@ -38,6 +39,7 @@ def _parser() -> _Parser:
     add_providers_parser(commands)
     add_token_parser(commands)
     add_events_parser(commands)
+    add_inference_parser(commands)
     return parser
 
 
@@ -56,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_token(args)
     if args.command == "events":
         return run_events(args)
+    if args.command == "inference":
+        return run_inference(args)
     return EXIT_USAGE  # pragma: no cover - argparse requires a known subcommand
 
 

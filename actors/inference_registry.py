@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import trio
+
 from contracts.inference import (
     ErrorClass,
     InstallRequest,
@@ -34,7 +36,7 @@ from contracts.inference import (
     VerifyResponse,
 )
 
-__all__ = ["InferenceProvider", "NodeListing", "ProviderRegistry", "Refusal"]
+__all__ = ["InferenceProvider", "NodeListing", "ProviderRegistry", "Refusal", "Supervising"]
 
 
 class InferenceProvider(Protocol):
@@ -60,6 +62,14 @@ class InferenceProvider(Protocol):
     async def status(self, request: StatusRequest) -> StatusResponse: ...
 
     async def verify(self, request: VerifyRequest) -> VerifyResponse: ...
+
+
+@runtime_checkable
+class Supervising(Protocol):
+    """A provider with children of its own (e.g. runtimes it keeps alive): the system
+    runs :meth:`run` under its supervisor before the bridge dispatches to it."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None: ...
 
 
 @runtime_checkable
@@ -115,6 +125,10 @@ class ProviderRegistry:
                 f"unknown_node: provider {provider_id!r} has no node {node_id!r}",
             )
         return provider
+
+    def supervising(self) -> list[Supervising]:
+        """The providers that have children to run (see :class:`Supervising`)."""
+        return [p for _, p in sorted(self._providers.items()) if isinstance(p, Supervising)]
 
     def names(self) -> tuple[str, ...]:
         """The registered provider ids, sorted."""

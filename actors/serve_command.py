@@ -30,6 +30,9 @@ import trio
 from actors.bus import Bus
 from actors.config_file import load_config
 from actors.events_secret import EventsSecretError, events_secret
+from actors.inference_registry import ProviderRegistry
+from actors.ollama_provider import OllamaProvider
+from actors.secrets import SecretResolver
 from actors.supervisor import SupervisorEscalation
 from actors.system import open_system
 from contracts.config import Config, ConfigError
@@ -94,7 +97,7 @@ def run_serve(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     try:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        bus = serve_bus(state_dir, args.store, args.events_url, os.environ)
+        bus = serve_bus(state_dir, args.store, args.events_url, os.environ, config)
     except (OSError, ValueError, EventsSecretError) as exc:
         print(f"asm serve: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
@@ -118,15 +121,25 @@ def _root_cause(error: BaseException) -> BaseException:
 
 
 def serve_bus(
-    state_dir: Path, store: str | None, events_url: str | None, environ: Mapping[str, str]
+    state_dir: Path,
+    store: str | None,
+    events_url: str | None,
+    environ: Mapping[str, str],
+    config: Config,
 ) -> Bus:
     """The Bus of a served system: its store (default the state dir's sqlite file), the
-    events secret of the state dir, and the bridge's remote API when ``events_url`` is set.
+    events secret of the state dir, the Ollama provider over the config's nodes (secrets
+    from ``[secrets] dir``, default ``<state-dir>/secrets``, or ``BUS_SECRET_*``), and
+    the bridge's remote API when ``events_url`` is set.
     """
     token = environ.get("BUS_API_TOKEN") or environ.get("BUS_EVENTS_TOKEN")
+    secrets_dir = Path(config.secrets.dir) if config.secrets.dir else state_dir / "secrets"
+    resolver = SecretResolver(secrets_dir, environ)
+    ollama = OllamaProvider(config.nodes, resolver, environ=environ)
     return Bus(
         store or f"sqlite:{state_dir / 'events.db'}",
         secret=events_secret(state_dir, environ),
+        registry=ProviderRegistry([ollama]),
         events_url=events_url,
         events_token=token if events_url else None,
     )

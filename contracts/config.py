@@ -10,8 +10,9 @@ an error, not a silently ignored setting::
     >>> config.sessions.first_event_timeout
     60.0
 
-Config files may name secrets only through the environment they hand a CLI; the
-session logs never print a provider's environment.
+Config files may name secrets only through the environment they hand a CLI, or as
+``secret://deployment/<name>`` references (``[nodes.<id>]``, :mod:`contracts.nodes`);
+the session logs never print a provider's environment.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from typing import Annotated
 
 import msgspec
 
+from contracts.nodes import NodeSettings, SecretsSettings, validate_node_ids
+
 __all__ = [
     "Config",
     "ConfigError",
     "LeaseSettings",
+    "NodeSettings",
     "ProviderSettings",
+    "SecretsSettings",
     "ServerSettings",
     "SessionSettings",
     "parse_config",
@@ -88,6 +93,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     sessions: SessionSettings = msgspec.field(default_factory=SessionSettings)
     leases: LeaseSettings = msgspec.field(default_factory=LeaseSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    nodes: dict[str, NodeSettings] = {}
+    secrets: SecretsSettings = msgspec.field(default_factory=SecretsSettings)
 
     def provider(self, provider_id: str) -> ProviderSettings:
         """The settings of ``provider_id``, defaults when the file does not name it."""
@@ -108,8 +115,12 @@ def parse_config(data: bytes | str) -> Config:
                 f"configuration is not valid TOML: not UTF-8 ({exc.reason})"
             ) from None
     try:
-        return msgspec.toml.decode(data, type=Config)
+        config = msgspec.toml.decode(data, type=Config)
+        validate_node_ids(config.nodes)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"configuration is not valid TOML: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+    return config
