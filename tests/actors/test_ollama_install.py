@@ -177,7 +177,7 @@ async def test_two_downloads_on_one_node_conflict_and_a_slow_one_times_out(
                     )
                     await log.append([envelope], identity_id="ops")
                     await trio.sleep(0.2)  # the first is pulling when the second arrives
-                answers = {}
+                answers: dict[str | None, dict[str, object]] = {}
                 with trio.fail_after(30):
                     while len(answers) < 2:
                         event = await out.receive()
