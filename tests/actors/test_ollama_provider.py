@@ -161,3 +161,12 @@ async def test_loopback_only_fails_for_a_listen_address_that_is_not_loopback(
     answer = await ollama.verify(verify("loopback-only"))
     assert not answer.ok
     assert answer.checks[0].diagnostic == "configured to listen on 192.0.2.1:11434"
+
+
+def test_a_node_not_in_the_config_is_unknown_node(tmp_path: Path) -> None:
+    from actors.inference_registry import ProviderRegistry, Refusal
+
+    ollama = provider({"node-1": node("http://127.0.0.1:9")}, tmp_path)
+    refusal = ProviderRegistry([ollama]).resolve("ollama", "node-2")
+    assert isinstance(refusal, Refusal) and refusal.error_class == "unknown_node"
+    assert ProviderRegistry([ollama]).resolve("ollama", "node-1") is ollama

@@ -156,8 +156,8 @@ curl -fsS -N "$BUS_EVENTS_API_BASE_URL/api/v1/events/stream?name=bus.inference.m
     assert receipt["accepted"] is True
     assert response["name"] == "bus.inference.model.ensure.response"
     assert response["correlation_id"] == response["correlationId"] == "deploy-001-inference-model"
-    assert response["payload"]["ok"] is False  # no provider serves ollama in this build yet
-    assert response["payload"]["error_class"] == "unsupported_provider"
+    assert response["payload"]["ok"] is False
+    assert response["payload"]["error_class"] == "unknown_node"  # no [nodes.node-1] here
 
 
 def listen_until_gone(base_url: str, token: str, seen: list[dict[str, object]]) -> None:

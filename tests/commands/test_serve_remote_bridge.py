@@ -60,4 +60,4 @@ async def test_the_bridge_of_asm_serve_answers_requests_published_to_a_remote_ap
     assert process.returncode == 0
     assert response.correlation_id == "c-remote"
     assert response.identity_id == "bridge-b"  # published through the remote API's token
-    assert msgspec.json.decode(response.payload)["error_class"] == "unsupported_provider"
+    assert msgspec.json.decode(response.payload)["error_class"] == "unknown_node"
