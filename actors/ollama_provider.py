@@ -29,6 +29,7 @@ from actors._ollama_install import Installer, InstallFailed
 from actors._ollama_node import NodeAccess, addresses_of, node_access
 from actors.inference_progress import report_progress
 from actors.ollama_runtime import RuntimeSupervisor
+from actors.process_ledger import ProcessLedger
 from actors.secrets import SecretNotFound, SecretResolver, scrub
 from contracts.inference import (
     Action,
@@ -89,12 +90,13 @@ class OllamaProvider:
         resolver: SecretResolver,
         *,
         environ: Mapping[str, str] | None = None,
+        ledger: ProcessLedger | None = None,
     ) -> None:
         self._nodes = dict(nodes)
         self._resolver = resolver
         self._environ = dict(environ or {})
         self._state = {node_id: _NodeState() for node_id in self._nodes}
-        self._runtimes = RuntimeSupervisor()
+        self._runtimes = RuntimeSupervisor(ledger)
 
     @property
     def provider_id(self) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import trio
 
 from actors.child_process import Ladder, StderrTail, reap, spawn
+from actors.process_ledger import ProcessLedger
 from actors.supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -40,14 +41,22 @@ class RuntimeExited(Exception):
 class RuntimeProcess:
     """One ``ollama serve`` process group, alive until cancelled."""
 
-    def __init__(self, executable: str, environment: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        executable: str,
+        environment: Mapping[str, str],
+        ledger: ProcessLedger | None = None,
+    ) -> None:
         self.executable = executable
         self.environment = dict(environment)
         self.stderr = StderrTail()
+        self._ledger = ledger
 
     async def run(self, *, task_status: trio.TaskStatus[RuntimeProcess]) -> None:
         with tempfile.TemporaryDirectory(prefix="asm-ollama-") as cwd:
             child = await spawn([self.executable, "serve"], env=self.environment, cwd=cwd)
+            if self._ledger is not None:  # swept at the next start if asm dies hard
+                self._ledger.record(child.pgid)
             try:
                 await child.stdin.aclose()
                 task_status.started(self)
@@ -58,6 +67,8 @@ class RuntimeProcess:
                 with trio.CancelScope(shield=True):
                     code = await reap(child, LADDER)
                     await child.close_output()
+                if self._ledger is not None:
+                    self._ledger.forget(child.pgid)
         tail = self.stderr.text().strip().splitlines()[-1:] or ["(no output)"]
         raise RuntimeExited(f"ollama serve exited {code}: {tail[0][:200]}")
 
@@ -65,7 +76,8 @@ class RuntimeProcess:
 class RuntimeSupervisor:
     """The ``ollama serve`` children of the nodes that have no systemd."""
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: ProcessLedger | None = None) -> None:
+        self._ledger = ledger
         self._supervisor: DynamicSupervisor | None = None
         self._running: dict[str, RuntimeProcess] = {}
 
@@ -90,7 +102,7 @@ class RuntimeSupervisor:
         if self._supervisor is None:
             raise RuntimeError("the runtime supervisor is not running")
         await self.stop(node_id)
-        process = RuntimeProcess(executable, environment)
+        process = RuntimeProcess(executable, environment, self._ledger)
         child = ChildSpec(
             id=f"ollama-{node_id}",
             start=process.run,

@@ -32,6 +32,7 @@ from actors.config_file import load_config
 from actors.events_secret import EventsSecretError, events_secret
 from actors.inference_registry import ProviderRegistry
 from actors.ollama_provider import OllamaProvider
+from actors.process_ledger import ProcessLedger
 from actors.secrets import SecretResolver
 from actors.supervisor import SupervisorEscalation
 from actors.system import open_system
@@ -135,7 +136,9 @@ def serve_bus(
     token = environ.get("BUS_API_TOKEN") or environ.get("BUS_EVENTS_TOKEN")
     secrets_dir = Path(config.secrets.dir) if config.secrets.dir else state_dir / "secrets"
     resolver = SecretResolver(secrets_dir, environ)
-    ollama = OllamaProvider(config.nodes, resolver, environ=environ)
+    # The runtimes it starts go in the ledger open_system sweeps at start (SPEC §4.4).
+    ledger = ProcessLedger.open(state_dir / "process-groups")
+    ollama = OllamaProvider(config.nodes, resolver, environ=environ, ledger=ledger)
     return Bus(
         store or f"sqlite:{state_dir / 'events.db'}",
         secret=events_secret(state_dir, environ),

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from actors.ollama_provider import OllamaProvider
+from actors.process_ledger import ProcessLedger
 from actors.secrets import SecretResolver
 from contracts.inference import (
     InstallRequest,
@@ -57,12 +58,15 @@ def installable_node(tmp_path: Path, port: int, **fields: Any) -> NodeSettings:
 
 
 def provider(
-    nodes: Mapping[str, NodeSettings], tmp_path: Path, env: Mapping[str, str] | None = None
+    nodes: Mapping[str, NodeSettings],
+    tmp_path: Path,
+    env: Mapping[str, str] | None = None,
+    ledger: ProcessLedger | None = None,
 ) -> OllamaProvider:
     env = dict(env if env is not None else environ(tmp_path))
     secrets = tmp_path / "secrets"
     secrets.mkdir(mode=0o700, exist_ok=True)
-    return OllamaProvider(nodes, SecretResolver(secrets, env), environ=env)
+    return OllamaProvider(nodes, SecretResolver(secrets, env), environ=env, ledger=ledger)
 
 
 def install(**fields: Any) -> InstallRequest:

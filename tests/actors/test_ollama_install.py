@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from actors.bridge import InferenceBridge
 from actors.inference_registry import ProviderRegistry
+from actors.process_ledger import ProcessLedger
 from contracts.events import PublishEnvelope
 from contracts.events_listen import ListenQuery
 from contracts.inference import MODEL_ENSURE_REQUEST, MODEL_ENSURE_RESPONSE
@@ -45,7 +46,8 @@ async def test_install_dry_run_changes_nothing_and_execution_reaches_ready(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    ollama = provider({"node-1": installable_node(tmp_path, port)}, tmp_path)
+    ledger = ProcessLedger.open(tmp_path / "process-groups")
+    ollama = provider({"node-1": installable_node(tmp_path, port)}, tmp_path, ledger=ledger)
     runtime = {"listen": f"127.0.0.1:{port}", "context_length": 4096}
     async with trio.open_nursery() as nursery:
         await nursery.start(ollama.run)
@@ -61,6 +63,7 @@ async def test_install_dry_run_changes_nothing_and_execution_reaches_ready(
         assert done.ok, done.diagnostics
         assert done.actions == plan.actions and done.runtime_status == "ready"
         env = await trio.to_thread.run_sync(runtime_env, port)
+        assert len(list((tmp_path / "process-groups").iterdir())) == 1  # swept after a crash
         assert env["OLLAMA_HOST"] == f"127.0.0.1:{port}"
         assert env["OLLAMA_CONTEXT_LENGTH"] == "4096"
 
@@ -69,6 +72,7 @@ async def test_install_dry_run_changes_nothing_and_execution_reaches_ready(
         assert (await ollama.status(status())).runtime_status == "ready"
         nursery.cancel_scope.cancel()
     assert not is_listening(port)  # the supervised runtime is stopped with its supervisor
+    assert not list((tmp_path / "process-groups").iterdir())
 
 
 async def test_a_failing_installer_is_a_provider_error_and_the_runtime_failed(
