@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test test-slow test-redis lint typecheck unit bench bench-events clean
+.PHONY: serve test test-slow test-redis test-real-clis lint typecheck unit bench bench-events clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,24 @@ test-slow: $(VENV)/.dev
 # absence is a failure. .ci/run installs Debian's redis-server first.
 test-redis: $(VENV)/.dev
 	ASM_REQUIRE_REDIS=1 $(BIN)/pytest -m redis
+
+# The real CLIs, pinned (PROVIDERS.md), installed from npm into a cache outside the
+# tracked files; their tests drive them against fake upstream APIs on 127.0.0.1.
+REAL_CLIS := .cache/real-clis
+REAL_CLI_PACKAGES := @anthropic-ai/claude-code@2.1.197 @openai/codex@0.169.0 \
+	@google/gemini-cli@0.61.0 @ampcode/cli@0.0.1790142911-g7618fb \
+	@ampcode/cli-linux-x64@0.0.1790142911-g7618fb
+
+$(REAL_CLIS)/.installed: Makefile
+	mkdir -p $(REAL_CLIS)
+	npm install --prefix $(REAL_CLIS) --no-audit --no-fund --loglevel=error $(REAL_CLI_PACKAGES)
+	# npm 11 blocks install scripts: amp links its native binary by hand.
+	cd $(REAL_CLIS) && node node_modules/@ampcode/cli/install.cjs
+	touch $@
+
+test-real-clis: $(VENV)/.dev $(REAL_CLIS)/.installed
+	ASM_REQUIRE_REAL_CLIS=1 ASM_REAL_CLI_BIN=$(CURDIR)/$(REAL_CLIS)/node_modules/.bin \
+		$(BIN)/pytest -m real_cli
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.validation

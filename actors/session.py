@@ -56,6 +56,7 @@ from contracts.session import (
     TextDelta,
     Usage,
 )
+from contracts.session import Warning as Notice
 
 __all__ = ["ProcessLedger", "Session", "SessionActor", "SessionEnded", "SessionSpec", "Timers"]
 
@@ -239,6 +240,7 @@ class SessionActor:
         """Lines in, events out, under the three timers (``now``: when the prompt went in)."""
         provider, timers, decoder = self.session.provider, self.spec.timers, self._decoder
         first_deadline, answered = now + timers.first_event, False
+        retrying: Notice | None = None  # the last retry notice before any answer
         with trio.move_on_at(now + timers.total) as whole:
             while True:
                 deadline = first_deadline if not answered else trio.current_time() + timers.idle
@@ -248,6 +250,8 @@ class SessionActor:
                 if item is None:
                     if trio.current_time() < deadline:
                         return None  # stdout closed: the decoder classifies the end
+                    if not answered and retrying is not None:
+                        return _unreachable(provider, timers.first_event, retrying)
                     which = "first-event" if not answered else "idle"
                     limit = timers.first_event if not answered else timers.idle
                     return Failed(
@@ -259,6 +263,8 @@ class SessionActor:
                 for event in decoder.feed(item):
                     if isinstance(event, Failed):
                         return event
+                    if isinstance(event, Notice) and not answered:
+                        retrying = event
                     answered = answered or isinstance(event, _ANSWER_EVENTS)
                     await self._emit(event)
                 if decoder.done:
@@ -351,3 +357,15 @@ def _is_cancellation(exc: BaseException) -> bool:
 async def _sweep_group_on_exit(child: ChildProcess) -> None:
     await trio.lowlevel.wait_readable(child.pidfd)
     signal_group(child, signal.SIGKILL)
+
+
+def _unreachable(provider: str, seconds: float, notice: Notice) -> Failed:
+    """A CLI that only retried until the first-event deadline: its service is out of reach."""
+    return Failed(
+        kind="unreachable",
+        message=(
+            f"{provider} could not reach its service within {seconds:g} s ({notice.message});"
+            f" check this host's network and proxy, the base URL set for {provider}, and its"
+            " login"
+        ),
+    )

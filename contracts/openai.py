@@ -208,7 +208,7 @@ def _json_kind(value: object) -> str:
 def failure_status(kind: FailedKind) -> int:
     """The HTTP status a failed session answers: ``failure_status("timeout") == 504``."""
     match kind:
-        case "not_installed" | "not_logged_in":
+        case "not_installed" | "not_logged_in" | "unreachable":
             return 503
         case "crashed" | "protocol_error" | "output_too_large":
             return 502

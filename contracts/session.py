@@ -42,13 +42,19 @@ __all__ = [
 FailedKind: TypeAlias = Literal[
     "not_installed",
     "not_logged_in",
+    "unreachable",
     "timeout",
     "crashed",
     "protocol_error",
     "cancelled",
     "output_too_large",
 ]
-"""Why a session failed; the endpoint maps each kind to one HTTP status."""
+"""Why a session failed; the endpoint maps each kind to one HTTP status.
+
+``unreachable`` (**decided**, beyond SPEC §4.2): the CLI could not reach its vendor's
+service (it only retried, or said so) before the first-event deadline; like
+``not_installed`` and ``not_logged_in`` it is the operator's to fix, so a 503.
+"""
 
 FinishReason: TypeAlias = Literal["stop", "length"]
 """How a session that did not fail ended: "length" when the CLI hit its output limit.

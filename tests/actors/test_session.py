@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from actors.session import Session, SessionActor, SessionEnded, Timers
+from contracts.openai import failure_status
 from contracts.session import Failed, Finished, Message, Started, TextDelta, Usage
 from tests.actors.sessions import FAST_LADDER, collect, fake_spec, pid_file, run_once
 from tests.fakes.fake_cli import answer_text, expected_tokens
@@ -211,3 +212,20 @@ async def test_a_cli_that_never_reads_its_prompt_times_out(tmp_path: Path) -> No
     assert failed.kind == "timeout"
     assert "did not read its prompt" in failed.message
     assert not alive(pid_file(tmp_path, "leader"))
+
+
+async def test_a_cli_that_only_retries_until_the_deadline_is_unreachable(tmp_path: Path) -> None:
+    spec = fake_spec("claude", tmp_path, mode="retrying", timers=QUICK)
+    _, events = await run_once(spec, PROMPT)
+    failed = events[-1]
+    assert isinstance(failed, Failed) and failed.kind == "unreachable", failed
+    assert f"could not reach its service within {QUICK.first_event:g} s" in failed.message
+    assert "check this host's network" in failed.message
+    assert failure_status(failed.kind) == 503
+    assert not alive(pid_file(tmp_path, "leader"))
+
+
+async def test_a_silent_cli_is_still_a_timeout_not_unreachable(tmp_path: Path) -> None:
+    spec = fake_spec("claude", tmp_path, mode="silent_start", timers=QUICK)
+    _, events = await run_once(spec, PROMPT)
+    assert isinstance(events[-1], Failed) and events[-1].kind == "timeout"

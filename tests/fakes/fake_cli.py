@@ -62,6 +62,9 @@ answer. Modes (``delta`` = a claude/gemini token delta, a codex item, an amp ass
   (``benchmarks/endpoint.py``). A claude run without ``--include-partial-messages`` has one
   whole message, so all its stamps are that line's.
 
+- ``retrying`` (claude only; the others exit 2): the start line, then an ``api_retry``
+  line every :data:`RETRY_EVERY_S` forever, as claude does when its API is out of reach.
+
 Answer and usage (importable: ``from tests.fakes.fake_cli import expected_usage``):
 
 - :func:`answer_text`: ``"Hello from fake <provider>. You said: " + prompt.strip()[:200]``.
@@ -96,7 +99,10 @@ MODES = (
     "stderr_flood",
     "linger",
     "clock",
+    "retrying",
 )
+RETRY_EVERY_S = 0.2
+
 VERSIONS = {
     "claude": "2.1.197 (Claude Code)",
     "codex": "codex-cli 0.169.0",
@@ -808,6 +814,18 @@ def _run(provider: str, args: list[str]) -> int:
         _start_grandchild(pid_dir)
     if mode == "stderr_flood":
         _flood_stderr(provider)
+
+    if mode == "retrying":
+        if provider != "claude":
+            _stderr(f"fake {provider}: retrying mode is claude's api_retry")
+            return USAGE_EXIT_CODE
+        _emit(session.ok_script()[0][1])
+        for attempt in range(1, 1_000_000):
+            _emit({"type": "system", "subtype": "api_retry", "attempt": attempt,
+                   "max_retries": 10, "retry_delay_ms": 200, "error_status": None,
+                   "error": "Connection error."})  # fmt: skip
+            time.sleep(RETRY_EVERY_S)
+        return 0
 
     if mode == "clock":
         if provider not in CLOCK_PROVIDERS:
