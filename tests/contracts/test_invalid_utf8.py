@@ -15,7 +15,8 @@ from contracts.inference import REQUEST_NAMES
 from contracts.inference_validation import Invalid, validate
 from contracts.openai import OpenAIRequestError, validate_chat_request
 
-_BAD = st.binary(min_size=1, max_size=4).filter(lambda b: not _utf8(b))
+# Bytes that stay inside the JSON string they are put in (no quote, no escape).
+_BAD = st.binary(min_size=1, max_size=4).filter(lambda b: not _utf8(b) and not set(b) & {34, 92})
 
 
 def _utf8(data: bytes) -> bool:

@@ -51,6 +51,7 @@ ANSWER: list[Step] = [
 STATUS_OF_KIND = {
     "not_installed": 503,
     "not_logged_in": 503,
+    "unreachable": 503,
     "crashed": 502,
     "protocol_error": 502,
     "output_too_large": 502,
