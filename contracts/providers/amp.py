@@ -59,8 +59,13 @@ _LOGIN = any_of(
     r"unauthori[sz]ed",
     r"\b401\b",
 )
-# "Couldn't connect to the Amp server at …" is the network, not the login.
+# "Couldn't connect to the Amp server at …" is the network, not the login. amp 0.0.1790142911
+# prints it on stderr and exits 1 when AMP_URL (default https://ampcode.com) is out of reach;
+# stderr only classifies, so the message names what to check, not the URL amp printed.
 _UNREACHABLE = any_of(r"(?:couldn't|could not) connect to the amp server")
+_CHECK = (
+    "check this host's network and proxy, and the AMP_URL set for amp (unset: https://ampcode.com)"
+)
 
 
 class AmpDecoder(JsonLineDecoder):
@@ -120,12 +125,11 @@ class AmpDecoder(JsonLineDecoder):
         return super()._not_json(line)
 
     def _without_result(self, exit_code: int | None, stderr_tail: str) -> Failed:
+        ended = f"amp {describe_exit(exit_code)}"
         if _UNREACHABLE.search(stderr_tail):
-            return Failed(
-                kind="crashed",
-                message=f"amp: the Amp server is unreachable (amp {describe_exit(exit_code)})",
-                exit_code=exit_code,
-            )
+            return Failed(kind="unreachable", message=_unreachable(ended), exit_code=exit_code)
+        if self._login_failure(stderr_tail):
+            return Failed(kind="not_logged_in", message=_login(ended), exit_code=exit_code)
         return super()._without_result(exit_code, stderr_tail)
 
     def _login_failure(self, stderr_tail: str) -> bool:
@@ -135,10 +139,23 @@ class AmpDecoder(JsonLineDecoder):
 def _failure(said: str) -> tuple[FailedKind, str]:
     """The kind and message of a failed result, from what amp said."""
     if _UNREACHABLE.search(said):
-        return "crashed", "amp: the Amp server is unreachable"
+        return "unreachable", _unreachable("it reported a failed run")
     if _LOGIN.search(said):
-        return "not_logged_in", f"amp: not logged in ({clip(said, 120)})"
+        return "not_logged_in", _login(clip(said, 120))
     return "crashed", f"amp: {clip(said or 'the run failed')}"
+
+
+def _unreachable(ended: str) -> str:
+    """``amp: couldn't connect to the Amp server (amp exited with code 1); check …``."""
+    return f"amp: couldn't connect to the Amp server ({ended}); {_CHECK}"
+
+
+def _login(said: str) -> str:
+    """``amp: not logged in or its API key was rejected (…); run `amp login` …``."""
+    return (
+        f"amp: not logged in or its API key was rejected ({said}); run `amp login` as the user"
+        " asm runs as, or set AMP_API_KEY in [providers.amp.env]"
+    )
 
 
 @final

@@ -67,6 +67,21 @@ CLAUDE = ProviderProfile(
 # answer that merely talks about logging in stays an answer.
 _LOGIN = any_of(r"not logged in", r"invalid api key", r"oauth token has expired")
 
+# claude 2.1.197 answers a max_tokens stop by asking the model to resume, up to three
+# times; then it reports an error result ("API Error: Claude's response exceeded the
+# 32000 output token maximum…", after a "<synthetic>" message whose line says
+# "error":"max_output_tokens"). For the endpoint that is an answer cut at the output
+# limit: what was streamed, with finish_reason "length" (SPEC §3.3), not a crash.
+_LIMIT_ERROR: Final = "max_output_tokens"
+_LIMIT = any_of(r"exceeded the \d+ output token maximum")
+
+# claude 2.1.197 retries a rejected key (HTTP 401, error "authentication_failed") like an
+# outage: api_retry lines with growing delays, ten of them. The first retry may follow an
+# OAuth token refresh, so a rejection decides (not logged in) from the third attempt on.
+_REJECTED_STATUS: Final = 401
+_REJECTED_ERROR: Final = "authentication_failed"
+_REJECTIONS_DECIDE: Final = 3
+
 # Anthropic stop reasons that mean the output limit cut the answer short.
 _LENGTH_REASONS: Final = frozenset({"max_tokens", "model_context_window_exceeded"})
 
@@ -96,6 +111,7 @@ class ClaudeDecoder(JsonLineDecoder):
         # Ids of the messages whose text came as deltas (None: a delta before any
         # message_start), so their whole `assistant` line is not counted again.
         self._streamed: set[str | None] = set()
+        self._limit_hit = False
 
     def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
         match text_field(obj, "type"):
@@ -104,6 +120,7 @@ class ClaudeDecoder(JsonLineDecoder):
             case "stream_event":
                 return self._stream_event(object_field(obj, "event"))
             case "assistant":
+                self._limit_hit = self._limit_hit or text_field(obj, "error") == _LIMIT_ERROR
                 return self._assistant(object_field(obj, "message"))
             case "result":
                 return self._result(obj)
@@ -114,7 +131,15 @@ class ClaudeDecoder(JsonLineDecoder):
         if subtype == "init":
             return self._start(obj)
         if subtype == "api_retry":
-            return [Warning(message=_retry_notice(obj))]
+            notice = _retry_notice(obj)
+            if _rejected(obj):
+                self._fail(
+                    "not_logged_in",
+                    f"{notice}: the API key or login was rejected; log in again as the user"
+                    " asm runs as (`claude`, then /login), or set a valid ANTHROPIC_API_KEY in"
+                    " [providers.claude.env]",
+                )
+            return [Warning(message=notice)]
         return []
 
     def _stream_event(self, event: dict[str, Any] | None) -> list[SessionEvent]:
@@ -153,9 +178,12 @@ class ClaudeDecoder(JsonLineDecoder):
         errors = [error for error in list_field(obj, "errors") if isinstance(error, str)]
         said = " ".join(part for part in (result, *errors) if part)
         subtype = text_field(obj, "subtype")
+        failed = obj.get("is_error") is True or subtype not in (None, "success")
         if not self.text and _LOGIN.match(said.lstrip()):
             self._fail("not_logged_in", f"claude: not logged in ({clip(said, 120)})")
-        elif obj.get("is_error") is True or subtype not in (None, "success"):
+        elif failed and (self._limit_hit or _LIMIT.search(said)):
+            self._succeed("length")
+        elif failed:
             self._fail("crashed", f"claude: {clip(said or subtype or 'the run failed')}")
         else:
             # A run without partial messages (or an empty stream) still has its answer.
@@ -178,6 +206,14 @@ class ClaudeDecoder(JsonLineDecoder):
     def _note_stop(self, reason: str | None) -> None:
         if reason is not None:
             self._stop_reason = "length" if reason in _LENGTH_REASONS else "stop"
+
+
+def _rejected(obj: dict[str, Any]) -> bool:
+    """Whether an api_retry line reports the key or login rejected, from the third attempt."""
+    rejected = count(obj.get("error_status")) == _REJECTED_STATUS
+    rejected = rejected or text_field(obj, "error") == _REJECTED_ERROR
+    attempt = count(obj.get("attempt"))
+    return rejected and attempt is not None and attempt >= _REJECTIONS_DECIDE
 
 
 def _retry_notice(obj: dict[str, Any]) -> str:

@@ -15,11 +15,23 @@ is not a terminal, read-only in plan approval mode (shared/PROVIDERS.md)::
 
 Fatal errors may come with no result line at all, only an exit code; exit 41 is a
 failed login.
+
+Plan mode alone does not keep a headless gemini read-only: a model that calls
+``exit_plan_mode`` is approved at once and a non-interactive gemini switches to YOLO,
+after which ``run_shell_command`` runs (seen with gemini 0.61.0 against a hostile fake
+upstream). So the command line also loads :data:`NO_TOOLS_POLICY`, a policy that denies
+every tool, as an admin policy (and as the user policy, in case the host's own admin
+policies make gemini ignore ``--admin-policy``): gemini then offers the model no tool at
+all. Its system defaults (:data:`SYSTEM_DEFAULTS`, the lowest settings layer, so the
+operator's own settings still win) stop it retrying a refused connection for minutes:
+an unreachable API ends the run at once with a result line that decodes as
+``unreachable``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, final
 
@@ -36,7 +48,15 @@ from contracts.providers._stream_json import (
 )
 from contracts.session import Failed, FailedKind, SessionEvent, Usage, Warning
 
-__all__ = ["DRIVER", "EXIT_MEANINGS", "GEMINI", "GeminiDecoder", "GeminiDriver"]
+__all__ = [
+    "DRIVER",
+    "EXIT_MEANINGS",
+    "GEMINI",
+    "NO_TOOLS_POLICY",
+    "SYSTEM_DEFAULTS",
+    "GeminiDecoder",
+    "GeminiDriver",
+]
 
 GEMINI = ProviderProfile(
     id="gemini",
@@ -76,6 +96,27 @@ EXIT_MEANINGS: Final[Mapping[int, str]] = MappingProxyType(
 
 # The error type of a result gemini writes before it exits 41.
 _AUTH_ERROR = any_of(r"auth")
+# A result's error when the API could not be reached at all (the real line says
+# "[API Error: exception TypeError: fetch failed sending request]").
+_UNREACHABLE = any_of(
+    r"fetch failed", r"\bECONNREFUSED\b", r"\bENOTFOUND\b", r"\bEAI_AGAIN\b", r"\bEHOSTUNREACH\b"
+)
+
+NO_TOOLS_POLICY: Final = str(Path(__file__).with_name("gemini_no_tools.toml"))
+"""The policy file that denies gemini every tool (``--admin-policy`` and ``--policy``)."""
+
+SYSTEM_DEFAULTS: Final = str(Path(__file__).with_name("gemini_defaults.json"))
+"""Gemini's system-defaults settings for asm's sessions: no retrying of failed connections."""
+
+_LOGIN_HELP: Final = (
+    "set GEMINI_API_KEY for asm serve (in its environment or [providers.gemini.env]) with"
+    ' "security": {"auth": {"selectedType": "gemini-api-key"}} in ~/.gemini/settings.json,'
+    " or run `gemini` once as the user asm runs as to log in with Google"
+)
+_UNREACHABLE_HELP: Final = (
+    "check this host's network and proxy, and the GOOGLE_GEMINI_BASE_URL set for gemini"
+    " (unset: https://generativelanguage.googleapis.com)"
+)
 
 
 class GeminiDecoder(JsonLineDecoder):
@@ -131,9 +172,16 @@ class GeminiDecoder(JsonLineDecoder):
         else:
             error = object_field(obj, "error")
             message = text_field(error, "message") or self._last_error or "the run failed"
-            auth = _AUTH_ERROR.search(text_field(error, "type") or "")
-            kind: FailedKind = "not_logged_in" if auth else "crashed"
-            self._fail(kind, f"gemini: {clip(message)}")
+            if _UNREACHABLE.search(message):
+                self._fail(
+                    "unreachable",
+                    f"gemini could not reach the Gemini API ({clip(message, 120)});"
+                    f" {_UNREACHABLE_HELP}",
+                )
+            else:
+                auth = _AUTH_ERROR.search(text_field(error, "type") or "")
+                kind: FailedKind = "not_logged_in" if auth else "crashed"
+                self._fail(kind, f"gemini: {clip(message)}")
         return _usage(object_field(obj, "stats"))
 
     def _classify(
@@ -150,7 +198,7 @@ class GeminiDecoder(JsonLineDecoder):
         if exit_code == _AUTH_EXIT:
             return Failed(
                 kind="not_logged_in",
-                message=f"gemini: not logged in (it {how}){detail}",
+                message=f"gemini: not logged in (it {how}){detail}; {_LOGIN_HELP}",
                 exit_code=exit_code,
             )
         return Failed(
@@ -211,7 +259,8 @@ class GeminiDriver:
         return (".gemini/oauth_creds.json", ".gemini/settings.json", ".gemini/google_accounts.json")
 
     def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
-        """``gemini`` as stream-json, read-only (plan mode), trusting its empty directory.
+        """``gemini`` as stream-json, in plan mode with every tool denied, trusting its
+        empty directory.
 
         The prompt goes to stdin, which also makes it run headless.
         """
@@ -221,12 +270,14 @@ class GeminiDriver:
             f"--model={model}",
             "--approval-mode=plan",
             "--skip-trust",
+            f"--admin-policy={NO_TOOLS_POLICY}",
+            f"--policy={NO_TOOLS_POLICY}",
             *extra_args,
         )
 
     def fixed_env(self) -> Mapping[str, str]:
-        """Nothing: every completion-only setting of gemini is on its command line."""
-        return MappingProxyType({})
+        """The system defaults that end a run at once when the API cannot be reached."""
+        return MappingProxyType({"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": SYSTEM_DEFAULTS})
 
     def decoder(self) -> GeminiDecoder:
         """A fresh :class:`GeminiDecoder` for one session."""

@@ -78,13 +78,17 @@ def test_codex_command_line_withdraws_the_shell_and_reads_the_prompt_from_stdin(
         assert setting in overrides
 
 
-def test_gemini_command_line_is_stream_json_in_plan_mode() -> None:
+def test_gemini_command_line_is_stream_json_in_plan_mode_with_every_tool_denied() -> None:
+    from contracts.providers.gemini import NO_TOOLS_POLICY
+
     assert DRIVERS["gemini"].argv("gemini", "gemini-2.5-flash") == (
         "gemini",
         "--output-format=stream-json",
         "--model=gemini-2.5-flash",
         "--approval-mode=plan",
         "--skip-trust",
+        f"--admin-policy={NO_TOOLS_POLICY}",  # plan mode alone is escapable (issue 7)
+        f"--policy={NO_TOOLS_POLICY}",
     )
 
 

@@ -235,7 +235,13 @@ def test_gemini_exit_41_without_a_result_is_not_logged_in() -> None:
     assert feed("gemini", exit_code=41) == [
         Failed(
             kind="not_logged_in",
-            message="gemini: not logged in (it exited with code 41 (authentication failed))",
+            message=(
+                "gemini: not logged in (it exited with code 41 (authentication failed)); set"
+                " GEMINI_API_KEY for asm serve (in its environment or [providers.gemini.env])"
+                ' with "security": {"auth": {"selectedType": "gemini-api-key"}} in'
+                " ~/.gemini/settings.json, or run `gemini` once as the user asm runs as to log"
+                " in with Google"
+            ),
             exit_code=41,
         )
     ]
@@ -270,12 +276,16 @@ def test_gemini_other_exit_codes_are_crashed_with_their_meaning(
 # -- amp -------------------------------------------------------------------------------
 
 
-def test_amp_unreachable_server_is_crashed_not_a_login_failure() -> None:
+def test_amp_unreachable_server_is_unreachable_not_a_login_failure() -> None:
     stderr = "Error: Couldn't connect to the Amp server at http://127.0.0.1:9.\nCheck your network"
     assert feed("amp", exit_code=1, stderr=stderr) == [
         Failed(
-            kind="crashed",
-            message="amp: the Amp server is unreachable (amp exited with code 1)",
+            kind="unreachable",
+            message=(
+                "amp: couldn't connect to the Amp server (amp exited with code 1); check this"
+                " host's network and proxy, and the AMP_URL set for amp (unset:"
+                " https://ampcode.com)"
+            ),
             exit_code=1,
         )
     ]
@@ -292,7 +302,13 @@ def test_amp_unreachable_server_is_crashed_not_a_login_failure() -> None:
 def test_amp_login_errors_on_stderr_are_not_logged_in(stderr: str) -> None:
     assert feed("amp", exit_code=1, stderr=stderr) == [
         Failed(
-            kind="not_logged_in", message="amp: not logged in (amp exited with code 1)", exit_code=1
+            kind="not_logged_in",
+            message=(
+                "amp: not logged in or its API key was rejected (amp exited with code 1); run"
+                " `amp login` as the user asm runs as, or set AMP_API_KEY in"
+                " [providers.amp.env]"
+            ),
+            exit_code=1,
         )
     ]
 

@@ -1,0 +1,262 @@
+"""The real gemini CLI (0.61.0) through ``asm serve`` against a fake Gemini API.
+
+gemini reaches the fake through ``GOOGLE_GEMINI_BASE_URL``; an API key in the session's
+environment and ``security.auth.selectedType`` in ``~/.gemini/settings.json`` log it in
+(shared/PROVIDERS.md). The operator's HOME here is a directory of the test's own; the
+sessions run with ``isolate_home``, so gemini sees a private HOME seeded with a copy of
+that settings file. The settings also turn gemini's usage statistics off, so nothing
+leaves 127.0.0.1 (with them on, gemini looks up play.googleapis.com).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from contracts.providers import GEMINI
+from tests.fakes.fake_gemini import FakeGemini, FunctionCall, GeminiScript, Recorded
+from tests.processes import alive
+from tests.real_cli.served import Served, environ, serve
+
+MODEL = "gemini-2.5-flash"
+FIRST_EVENT = 8.0
+EXIT_GRACE, TERMINATE_GRACE = 1.0, 1.0
+# A request that fails may take the first-event deadline, the shutdown ladder and the
+# CLI's own start-up (a cold start when the parked session already died).
+FAILURE_BUDGET = FIRST_EVENT + EXIT_GRACE + TERMINATE_GRACE + 5.0
+SETTINGS = {
+    "security": {"auth": {"selectedType": "gemini-api-key"}},
+    "privacy": {"usageStatisticsEnabled": False},
+}
+KEY = "fake-gemini-key-0123456789"
+ANSWER = ("The", " quick", " brown", " fox", " jumps.")
+
+
+@pytest.fixture
+def gemini(real_cli: Callable[[str], Path]) -> Path:
+    return real_cli("gemini")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGemini]:
+    with FakeGemini(GeminiScript(chunks=ANSWER, prompt_tokens=37, candidates_tokens=5)) as fake:
+        yield fake
+
+
+def operator_home(tmp_path: Path, settings: dict[str, object] | None = SETTINGS) -> Path:
+    """The HOME asm serve runs with: gemini's settings only (or nothing at all)."""
+    home = tmp_path / "home"
+    (home / ".gemini").mkdir(parents=True)
+    if settings is not None:
+        (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    return home
+
+
+def config(gemini: Path, env: dict[str, str]) -> str:
+    """asm.toml: the real gemini with ``env`` added to its sessions, short timers."""
+    pairs = ", ".join(f"{name} = {json.dumps(value)}" for name, value in env.items())
+    return (
+        f"[sessions]\nfirst_event_timeout = {FIRST_EVENT}\n"
+        f"exit_grace = {EXIT_GRACE}\nterminate_grace = {TERMINATE_GRACE}\n\n"
+        f"[providers.gemini]\nexecutable = {json.dumps(str(gemini))}\n"
+        f"isolate_home = true\nenv = {{ {pairs} }}\n"
+    )
+
+
+def serve_env(home: Path) -> dict[str, str]:
+    """asm serve's environment: HOME is ours, and no gemini login of the test runner's.
+
+    TMPDIR is the test's too, so the sessions' private directories (and the working
+    directory of every process they start) are under ``tmp_path``.
+    """
+    tmp = home.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = environ(home, TMPDIR=str(tmp))
+    for name in (*GEMINI.auth_env, GEMINI.bin_env):
+        env.pop(name, None)
+    return env
+
+
+def running_in(directory: Path) -> list[int]:
+    """The running processes whose working directory is under ``directory``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                cwd = Path(os.readlink(entry / "cwd"))
+            except OSError:
+                continue
+            if cwd == directory or directory in cwd.parents:
+                found.append(int(entry.name))
+    return found
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ask(client: openai.OpenAI, prompt: str = "Say something.") -> openai.types.chat.ChatCompletion:
+    return client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": prompt}]
+    )
+
+
+def declared_tools(request: Recorded) -> list[str]:
+    """The names of the functions a generateContent request offered the model."""
+    tools = request.body.get("tools", []) if isinstance(request.body, dict) else []
+    return [
+        declaration.get("name", "?")
+        for tool in tools
+        for declaration in (tool.get("functionDeclarations") or [])
+    ]
+
+
+def function_responses(request: Recorded) -> dict[str, str]:
+    """The tool results gemini sent back in its last turn: name → response, as JSON text."""
+    contents = request.body.get("contents", []) if isinstance(request.body, dict) else []
+    last = contents[-1].get("parts", []) if contents else []
+    return {
+        part["functionResponse"]["name"]: json.dumps(part["functionResponse"].get("response"))
+        for part in last
+        if "functionResponse" in part
+    }
+
+
+def expect_failure(server: Served, code: str) -> tuple[openai.APIStatusError, float]:
+    """Ask once on a fresh lease; the 503 it answers and how long that took."""
+    client = server.lease("gemini", MODEL)
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as caught:
+        ask(client)
+    elapsed = time.monotonic() - started
+    assert caught.value.status_code == 503, caught.value.response.text
+    error = caught.value.response.json()["error"]
+    assert error["code"] == code, error
+    assert caught.value.response.headers["x-should-retry"] == "true"
+    return caught.value, elapsed
+
+
+async def test_gemini_streams_its_token_deltas_and_reports_the_upstream_usage(
+    tmp_path: Path, gemini: Path, fake: FakeGemini
+) -> None:
+    env = {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": fake.url}
+    with serve(tmp_path, config(gemini, env), serve_env(operator_home(tmp_path))) as server:
+        client = server.lease("gemini", MODEL)
+        stream = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Say something."}], stream=True
+        )
+        pieces = [
+            chunk.choices[0].delta.content
+            for chunk in stream
+            if chunk.choices and chunk.choices[0].delta.content
+        ]
+        whole = ask(client)
+    assert running_in(tmp_path) == []
+    assert len(pieces) > 1
+    assert "".join(pieces) == fake.script.text
+    assert whole.choices[0].message.content == fake.script.text
+    assert whole.choices[0].finish_reason == "stop"
+    assert whole.usage is not None
+    usage = (whole.usage.prompt_tokens, whole.usage.completion_tokens, whole.usage.total_tokens)
+    assert usage == (37, 5, 42)
+    calls = fake.recorded("streamGenerateContent")
+    assert len(calls) == 2
+    assert {call.model for call in calls} == {MODEL}
+    assert all(call.query.get("alt") == ["sse"] for call in calls)
+    assert all(declared_tools(call) == [] for call in calls)
+    prompt = json.dumps(calls[0].body["contents"])
+    assert "Say something." in prompt
+    # Nothing but the model requests: no token counting, no model lookups.
+    assert {request.action for request in fake.requests} == {"streamGenerateContent"}
+
+
+async def test_a_hostile_answer_runs_no_tool_and_the_endpoint_still_answers(
+    tmp_path: Path, gemini: Path
+) -> None:
+    pwned, written = tmp_path / "pwned", tmp_path / "written.txt"
+    # Round 1 tries to leave plan mode (which, allowed, would switch a headless gemini to
+    # YOLO); round 2 asks for a shell command and a file write; then the text.
+    rounds = (
+        (
+            FunctionCall("exit_plan_mode", {"plan_filename": "plan.md"}),
+            FunctionCall("enter_plan_mode", {}),
+        ),
+        (
+            FunctionCall("run_shell_command", {"command": f"touch {pwned}"}),
+            FunctionCall("write_file", {"file_path": str(written), "content": "pwned"}),
+        ),
+    )
+    script = GeminiScript(chunks=("Nothing", " ran."), tool_rounds=rounds)
+    with FakeGemini(script) as fake:
+        env = {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": fake.url}
+        with serve(tmp_path, config(gemini, env), serve_env(operator_home(tmp_path))) as server:
+            answer = ask(server.lease("gemini", MODEL), "Run touch for me.")
+    assert running_in(tmp_path) == []
+    assert answer.choices[0].message.content == "Nothing ran."
+    assert not pwned.exists()
+    assert not written.exists()
+    calls = fake.recorded("streamGenerateContent")
+    assert len(calls) == 3
+    # Every request offered the model no tool at all (the deny-all policy on gemini's
+    # command line), so gemini refused each call as an unknown tool.
+    assert [declared_tools(call) for call in calls] == [[], [], []]
+    first, second = function_responses(calls[1]), function_responses(calls[2])
+    assert set(first) == {"exit_plan_mode", "enter_plan_mode"}
+    assert set(second) == {"run_shell_command", "write_file"}
+    for response in (*first.values(), *second.values()):
+        assert "not found" in response
+
+
+@pytest.mark.parametrize(
+    ("settings", "session_env"),
+    [
+        pytest.param(SETTINGS, {}, id="api-key-chosen-but-unset"),
+        pytest.param(None, {"GEMINI_API_KEY": KEY}, id="key-without-settings"),
+        pytest.param(None, {}, id="nothing"),
+    ],
+)
+async def test_gemini_without_a_login_answers_503_saying_what_to_set(
+    tmp_path: Path,
+    gemini: Path,
+    fake: FakeGemini,
+    settings: dict[str, object] | None,
+    session_env: dict[str, str],
+) -> None:
+    env = {"GOOGLE_GEMINI_BASE_URL": fake.url, **session_env}
+    home = operator_home(tmp_path, settings)
+    with serve(tmp_path, config(gemini, env), serve_env(home)) as server:
+        failure, elapsed = expect_failure(server, "not_logged_in")
+    assert running_in(tmp_path) == []
+    assert elapsed < FAILURE_BUDGET
+    message = failure.response.json()["error"]["message"]
+    assert "not logged in" in message
+    assert "GEMINI_API_KEY" in message
+    assert "settings.json" in message
+    assert KEY not in failure.response.text
+    assert fake.requests == []
+
+
+async def test_an_unreachable_gemini_api_answers_503_within_the_first_event_deadline(
+    tmp_path: Path, gemini: Path
+) -> None:
+    env = {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{closed_port()}"}
+    with serve(tmp_path, config(gemini, env), serve_env(operator_home(tmp_path))) as server:
+        failure, elapsed = expect_failure(server, "unreachable")
+        # The failed session is gone; the lease still answers (503 again, not a hang).
+        again, _ = expect_failure(server, "unreachable")
+    assert running_in(tmp_path) == []
+    assert elapsed < FAILURE_BUDGET
+    message = failure.response.json()["error"]["message"]
+    assert "could not reach" in message
+    assert "GOOGLE_GEMINI_BASE_URL" in message
+    assert again.response.json()["error"]["message"] == message
