@@ -14,6 +14,12 @@ A taken session is replaced at once; a parked one that dies is replaced after an
 exponential back-off (so a CLI that cannot start does not spin); when the pool stops
 (its lease is released) every parked session is cancelled and reaped before ``run``
 returns.
+
+Some CLIs give up waiting for stdin (claude 2.1.197 after 3 s: its profile's
+``stdin_wait_seconds``). The pool retires such a session a little before that, and then
+parks again only once a request takes a session: a lease that is used often keeps its
+warm start; an idle one costs nothing, instead of a new CLI (218 MB for claude) every
+few seconds.
 """
 
 from __future__ import annotations
@@ -31,20 +37,31 @@ log = logging.getLogger("asm.pool")
 
 _BACKOFF_START, _BACKOFF_MAX = 0.05, 30.0
 _HEALTHY_AFTER = 1.0  # a parked session that lived this long resets the back-off
+PARK_MARGIN = 0.5  # retire this long before a CLI's stdin wait runs out
 
 
 class WarmPool:
     """Keeps ``size`` sessions of one spec parked; hands them out one prompt each."""
 
     def __init__(
-        self, spec: SessionSpec, size: int, start: Callable[[SessionSpec], Awaitable[Session]]
+        self,
+        spec: SessionSpec,
+        size: int,
+        start: Callable[[SessionSpec], Awaitable[Session]],
+        *,
+        max_park: float | None = None,
     ) -> None:
         self.spec = spec
         self.size = size
         self._start = start
         self._parked: list[Session] = []
+        self._retired: set[Session] = set()
         self._wake = trio.Event()
         self._backoff = 0.0
+        wait = spec.driver.profile.stdin_wait_seconds
+        default = None if wait is None else max(wait - PARK_MARGIN, 0.1)
+        self.max_park = max_park if max_park is not None else default
+        self._idle = False  # parked ones were retired unused: park again on the next take
 
     @property
     def parked(self) -> int:
@@ -53,6 +70,7 @@ class WarmPool:
 
     async def acquire(self) -> Session:
         """A parked session when one is ready, else a freshly started (cold) one."""
+        self._idle = False
         while self._parked:
             session = self._parked.pop(0)
             if session.parked:
@@ -70,7 +88,7 @@ class WarmPool:
                 task_status.started(self)
                 while True:
                     self._parked = [session for session in self._parked if session.parked]
-                    while len(self._parked) < self.size:
+                    while len(self._parked) < self.size and not self._idle:
                         await self._park_one(watchers)
                     await self._wake.wait()
                     self._wake = trio.Event()
@@ -84,10 +102,26 @@ class WarmPool:
         session = await self._start(self.spec)
         self._parked.append(session)
         watchers.start_soon(self._watch, session, trio.current_time())
+        if self.max_park is not None:
+            watchers.start_soon(self._retire_unused, session, self.max_park)
+
+    async def _retire_unused(self, session: Session, after: float) -> None:
+        with trio.move_on_after(after):
+            await session.ended.wait()
+            return
+        if session in self._parked and session.parked:
+            self._retired.add(session)
+            self._idle = True
+            session.cancel()
 
     async def _watch(self, session: Session, since: float) -> None:
         await session.ended.wait()
-        if session in self._parked:
+        if session in self._retired:
+            self._retired.discard(session)
+            if session in self._parked:
+                self._parked.remove(session)
+            log.debug("%s parked session retired unused", session.provider)
+        elif session in self._parked:
             # It died parked: replace it, backing off if it did not live long.
             self._parked.remove(session)
             lived = trio.current_time() - since

@@ -59,6 +59,8 @@ CLAUDE = ProviderProfile(
         "CLAUDE_CODE_USE_VERTEX",
     ),
     agent_surface=True,
+    # 2.1.197: "Warning: no stdin data received in 3s, proceeding without it", then exit 1.
+    stdin_wait_seconds=3.0,
 )
 
 # The result text is the only reliable login signal ("Not logged in · Please run

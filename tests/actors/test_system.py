@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from actors.process_ledger import ProcessLedger
+from actors.session import Session, SessionSpec
 from actors.system import SessionFailed, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.session import Finished, Started, TextDelta
@@ -174,3 +175,36 @@ async def test_sessions_are_written_down_while_they_live(tmp_path: Path) -> None
         session.cancel()
         await session.ended.wait()
         assert list((state / "process-groups").iterdir()) == []
+
+
+async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_when_used(
+    tmp_path: Path,
+) -> None:
+    """A CLI that gives up on stdin (claude: 3 s) must not make an idle pool churn."""
+    from actors.pool import WarmPool
+
+    async with open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system:
+        starts: list[int] = []
+
+        async def start(spec: SessionSpec) -> Session:
+            starts.append(1)
+            return await system.start_session(spec)
+
+        pool = WarmPool(system.spec("codex", "fake-model"), 1, start, max_park=0.3)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pool.run)
+            await until(lambda: pool.parked == 1)
+            await trio.sleep(1.5)  # five park limits: retired once, not replaced
+            assert pool.parked == 0 and len(starts) == 1
+            session = await pool.acquire()  # a cold start; the pool parks again after it
+            async with session.stream(PROMPT) as events:
+                assert isinstance([e async for e in events][-1], Finished)
+            await until(lambda: pool.parked == 1)
+            assert len(starts) == 3
+            nursery.cancel_scope.cancel()
+
+
+def test_claude_is_parked_for_less_than_its_stdin_wait() -> None:
+    from contracts.providers.claude import CLAUDE
+
+    assert CLAUDE.stdin_wait_seconds == 3.0
