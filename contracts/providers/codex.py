@@ -50,34 +50,58 @@ COMPLETION_ONLY_CONFIG: Final[tuple[str, ...]] = (
     'approval_policy="never"',
     'web_search="disabled"',
     # `--sandbox=read-only` stops writes, not commands: with shell_tool off codex offers
-    # no shell at all (neither the classic shell nor unified exec's exec_command and
-    # write_stdin); unified_exec is turned off as well in case a version reads it
-    # first. Source: openai/codex codex-rs/features (FEATURES) and
+    # no shell at all (neither exec_command/write_stdin nor shell, shell_command,
+    # local_shell) and answers a call of one "unsupported call". Source: openai/codex
     # codex-rs/tools/src/tool_config.rs (`!shell_tool` → ConfigShellToolType::Disabled).
     "features.shell_tool=false",
     "features.unified_exec=false",
-    # The freeform apply_patch tool (a model may still bring its own patch tool; the
-    # read-only sandbox refuses its writes).
-    "features.apply_patch_freeform=false",
-    # Sub-agents (spawn_agent …), connector apps, plugins, image generation, and the
-    # lifecycle hooks that run commands from hooks.json.
+    # The shell snapshot runs `bash -lc` (sourcing ~/.bashrc) in a session of its own,
+    # outside the CLI's process group; with no shell tool it serves nothing.
+    "features.shell_snapshot=false",
+    "features.apply_patch_freeform=false",  # "removed" in 0.169.0; older versions read it
+    "features.view_image=false",
+    "features.goals=false",  # get_goal, create_goal, update_goal
+    "features.sleep_tool=false",  # clock.sleep (GPT-6 models)
+    "features.code_mode=false",
+    "features.code_mode_only=false",
     "features.multi_agent=false",
+    # GPT-6 models get sub-agent tools (spawn_agent …) from the model catalog whatever
+    # the feature says; disable_native_tools withdraws them.
+    "features.multi_agent_v2.enabled=false",
+    "features.multi_agent_v2.disable_native_tools=true",
+    "features.request_permissions_tool=false",
+    "features.tool_suggest=false",
     "features.apps=false",
     "features.plugins=false",
     "features.image_generation=false",
-    "features.hooks=false",
+    "features.memories=false",
+    "features.hooks=false",  # lifecycle hooks run commands from hooks.json
+    "tools.experimental_request_user_input.enabled=false",
+    "tools.update_plan.enabled=false",
 )
-"""The ``-c`` overrides of a completion-only run.
+"""The ``-c`` overrides of a completion-only run (proven against codex 0.169.0 by
+``tests/real_cli/test_codex.py``).
 
-Only ``[features]`` keys and two top-level keys are used on purpose: codex warns about
-an unknown feature key and carries on, whereas an unknown key in a strict table (e.g.
-``tools.view_image`` in versions whose ``[tools]`` denies unknown fields) would stop it
-from starting. Tools no setting withdraws (update_plan, request_user_input, view_image)
-cannot run a command or write a file.
+They are the overrides codex itself uses for its read-only "temporary structured
+thread", plus goals, sleep and the GPT-6 sub-agent tools. An unknown ``features`` or
+``tools`` key is ignored. What the model catalog still gives a known model cannot be
+withdrawn from the command line: ``apply_patch`` (e.g. gpt-5.5), and for GPT-6 models
+the code-mode ``exec``/``wait`` pair, whose JavaScript has no file system, network or
+shell, and whose only acting nested tool is that same ``apply_patch``. The read-only
+sandbox with ``approval_policy="never"`` rejects every patch ("patch rejected: writing
+is blocked by read-only sandbox").
 """
 
 # codex retries 401s for a while, then reports "401 Unauthorized" in turn.failed.
-_LOGIN = any_of(r"\b401\b", r"unauthori[sz]ed", r"not logged in", r"codex login")
+# A custom model provider whose env_key is unset fails at once with "Missing environment
+# variable: `KEY`." (turn.failed), before any request.
+_LOGIN = any_of(
+    r"\b401\b",
+    r"unauthori[sz]ed",
+    r"not logged in",
+    r"codex login",
+    r"missing environment variable",
+)
 
 
 class CodexDecoder(JsonLineDecoder):

@@ -1,0 +1,237 @@
+"""The real codex CLI through ``asm serve`` and the official openai client, offline.
+
+codex talks to a fake OpenAI Responses API on 127.0.0.1 (:mod:`tests.fakes.fake_openai_responses`)
+through a custom model provider set in ``[providers.codex] extra_args``, its key in
+``[providers.codex.env]`` with a private ``CODEX_HOME``. The model is ``gpt-5.5``, one of
+codex 0.169.0's catalog models, so codex offers it the tools a real run would; the
+hostile test also runs ``gpt-6-astra``, whose catalog entry forces code mode.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import openai
+import pytest
+from openai.types.chat import ChatCompletionMessageParam
+
+from tests.fakes.fake_openai_responses import (
+    FakeResponses,
+    FunctionCall,
+    Script,
+    tool_names,
+    tool_outputs,
+)
+from tests.processes import gone_within
+from tests.real_cli.served import environ, serve
+
+MODEL = "gpt-5.5"
+FIRST_EVENT = 10.0  # codex's own 401 retries end in about 6.5 s
+EXIT_GRACE, TERMINATE_GRACE = 1.0, 2.0
+# The deadline, the shutdown ladder, and the time an HTTP answer and asm's bookkeeping take.
+FAILURE_BUDGET = FIRST_EVENT + EXIT_GRACE + TERMINATE_GRACE + 5.0
+
+
+def _config(codex: Path, base_url: str, codex_home: Path, key: str | None, pool: int = 1) -> str:
+    overrides = [
+        "model_provider=fake",
+        'model_providers.fake.name="fake"',
+        f'model_providers.fake.base_url="{base_url}"',
+        'model_providers.fake.wire_api="responses"',
+        'model_providers.fake.env_key="FAKE_KEY"',
+    ]
+    extra_args = ", ".join(f"'--config={override}'" for override in overrides)
+    key_line = f'FAKE_KEY = "{key}"\n' if key is not None else ""
+    return (
+        f"[providers.codex]\nexecutable = {json.dumps(str(codex))}\n"
+        f"extra_args = [{extra_args}]\npool_size = {pool}\n"
+        f"[providers.codex.env]\nCODEX_HOME = {json.dumps(str(codex_home))}\n{key_line}"
+        f"[sessions]\nfirst_event_timeout = {FIRST_EVENT}\n"
+        f"exit_grace = {EXIT_GRACE}\nterminate_grace = {TERMINATE_GRACE}\n"
+    )
+
+
+def _dirs(tmp_path: Path) -> tuple[Path, Path]:
+    home, codex_home = tmp_path / "home", tmp_path / "codex-home"
+    home.mkdir()
+    codex_home.mkdir()
+    return home, codex_home
+
+
+def _running_with(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker`` (codex's node shim and binary)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_codex_streams_whole_messages_and_reports_the_upstream_usage(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    codex = real_cli("codex")
+    home, codex_home = _dirs(tmp_path)
+    script = Script(
+        answer="Hello from the fake Responses API",
+        chunks=5,
+        input_tokens=1234,
+        cached_tokens=1000,
+        output_tokens=56,
+        reasoning_tokens=7,
+    )
+    with FakeResponses(script) as fake:
+        config = _config(codex, fake.url, codex_home, key="k")
+        with serve(tmp_path, config, environ(home)) as server:
+            client = server.lease("codex", MODEL)
+            messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
+            stream = client.chat.completions.create(
+                model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True}
+            )
+            chunks = list(stream)
+            answer = client.chat.completions.create(model=MODEL, messages=messages)
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    # codex exec has no token deltas: the five upstream deltas arrive as one whole message.
+    assert pieces == [script.answer]
+    [usage] = [c.usage for c in chunks if c.usage is not None]
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1234, 56, 1290)
+    assert answer.choices[0].message.content == script.answer
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.usage is not None
+    # OpenAI's input_tokens already include the cached ones; output includes reasoning.
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (1234, 56)
+    assert answer.usage.total_tokens == 1290
+    requests = fake.responses_requests()
+    assert len(requests) == 2
+    for request in requests:
+        assert request.headers["authorization"] == "Bearer k"
+        assert request.body["model"] == MODEL
+        # Only apply_patch is left: gpt-5.5's catalog entry adds it whatever the config says.
+        assert tool_names(request.body) == ["apply_patch"]
+
+
+def _patch(path: str) -> str:
+    return f"*** Begin Patch\n*** Add File: {path}\n+pwned\n*** End Patch\n"
+
+
+def _hostile_turns(target: Path) -> tuple[tuple[FunctionCall, ...], ...]:
+    """One tool call per turn: every shell codex knows, patches, and code-mode scripts."""
+    code = (
+        f"await tools.apply_patch({json.dumps(_patch(str(target / 'pwned-js')))});\n"
+        f'text(await tools.exec_command({{cmd: "touch {target}/pwned-js-shell"}}));'
+    )
+    calls = (
+        FunctionCall("exec_command", json.dumps({"cmd": f"touch {target}/pwned-exec"}), "c1"),
+        FunctionCall("shell", json.dumps({"command": ["touch", f"{target}/pwned-shell"]}), "c2"),
+        FunctionCall("shell_command", json.dumps({"command": f"touch {target}/pwned-sh"}), "c3"),
+        FunctionCall("apply_patch", _patch(str(target / "pwned-patch")), "c4", custom=True),
+        FunctionCall("apply_patch", _patch("pwned-in-workdir"), "c5", custom=True),
+        FunctionCall("exec", code, "c6", custom=True),
+    )
+    return tuple((call,) for call in calls)
+
+
+@pytest.mark.parametrize(
+    ("model", "offered"),
+    [("gpt-5.5", ["apply_patch"]), ("gpt-6-astra", ["functions.exec", "functions.wait"])],
+)
+async def test_hostile_tool_calls_change_nothing_and_the_endpoint_still_answers(
+    tmp_path: Path, real_cli: Callable[[str], Path], model: str, offered: list[str]
+) -> None:
+    codex = real_cli("codex")
+    home, codex_home = _dirs(tmp_path)
+    target = tmp_path / "target"
+    target.mkdir()
+    script = Script(answer="I could not do that.", turns=_hostile_turns(target))
+    with (
+        FakeResponses(script) as fake,
+        serve(tmp_path, _config(codex, fake.url, codex_home, key="k"), environ(home)) as server,
+    ):
+        client = server.lease("codex", model)
+        answer = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "Create the file"}]
+        )
+        requests = fake.responses_requests()
+        written = [path.name for path in tmp_path.rglob("pwned*")]
+    assert answer.choices[0].message.content == "I could not do that."
+    assert written == []
+    assert [tool_names(request.body) for request in requests] == [offered] * len(requests)
+    outputs = tool_outputs(requests[-1].body)
+    # No shell is offered, so codex refuses each one without running anything.
+    for call_id, name in (("c1", "exec_command"), ("c2", "shell"), ("c3", "shell_command")):
+        assert outputs[call_id] == f"unsupported call: {name}"
+    # apply_patch is offered but the read-only sandbox with approval "never" rejects it.
+    rejected = "patch rejected: writing is blocked by read-only sandbox"
+    assert outputs["c4"].startswith(rejected)
+    assert outputs["c5"].startswith(rejected)
+    # Code mode: gpt-5.5 has none; gpt-6-astra's script fails at the rejected patch.
+    assert "unsupported custom tool call: exec" in outputs["c6"] or rejected in outputs["c6"]
+
+
+async def _fails_with(
+    tmp_path: Path, codex: Path, base_url: str, key: str | None, kind: str
+) -> str:
+    """The error message a request answers; asserts the run ended within the deadline and the
+    shutdown ladder, and that every codex process of it is gone."""
+    home, codex_home = _dirs(tmp_path)
+    config = _config(codex, base_url, codex_home, key=key, pool=0)
+    with serve(tmp_path, config, environ(home)) as server:
+        client = server.lease("codex", MODEL)
+        started = time.monotonic()
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "Hi"}]
+            )
+        elapsed = time.monotonic() - started
+        assert await gone_within(_running_with(base_url), EXIT_GRACE + TERMINATE_GRACE + 1.0)
+    error = caught.value
+    assert error.status_code == 503
+    assert isinstance(error.body, dict)
+    assert error.body.get("code") == kind, error.body
+    assert error.response.headers.get("x-should-retry") == "true"
+    assert elapsed < FAILURE_BUDGET, elapsed
+    return str(error.body["message"])
+
+
+async def test_missing_api_key_is_not_logged_in(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    with FakeResponses(Script()) as fake:
+        message = await _fails_with(tmp_path, real_cli("codex"), fake.url, None, "not_logged_in")
+        assert fake.responses_requests() == []  # codex gives up before any request
+    assert message == "codex: Missing environment variable: `FAKE_KEY`."
+
+
+async def test_rejected_api_key_is_not_logged_in(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    with FakeResponses(Script(api_key="right")) as fake:
+        message = await _fails_with(tmp_path, real_cli("codex"), fake.url, "wrong", "not_logged_in")
+        assert fake.responses_requests()  # it asked, and was told 401 each time
+    assert message.startswith("codex: unexpected status 401 Unauthorized")
+
+
+async def test_unreachable_upstream_answers_503_within_the_deadline(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    base_url = f"http://127.0.0.1:{_closed_port()}/v1"
+    message = await _fails_with(tmp_path, real_cli("codex"), base_url, "k", "unreachable")
+    assert message.startswith(f"codex could not reach its service within {FIRST_EVENT:g} s")
+    assert "Reconnecting... waiting for network" in message
+    assert "check this host's network and proxy, the base URL set for codex" in message
