@@ -9,8 +9,9 @@ alternating in one run:
 - cold: a session is started (spawn, start-up) and the prompt written at once; the time
   from asking for the session to the first answer event (claude: the first token delta;
   codex: its first whole message, it sends no deltas);
-- warm: the same from a session the warm pool parked on stdin beforehand (its start-up
-  already paid, as ``asm serve`` keeps one per lease).
+- warm: the same from a session a warm pool parked on stdin :data:`PARK_SETTLE_S`
+  earlier (its start-up already paid, as ``asm serve`` keeps one per lease; within
+  claude's park limit, since claude gives up on stdin after 3 s).
 
 Prints one table (p50 and the ratio warm / cold per CLI). Talks to 127.0.0.1 only.
 
@@ -43,7 +44,7 @@ from tests.fakes.fake_openai_responses import Script as ResponsesScript
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("ASM_REAL_CLI_BIN") or ROOT / ".cache/real-clis/node_modules/.bin")
 PROMPT = "Benchmark prompt: say hello."
-PARK_SETTLE_S = 2.0  # past start-up, and within claude's 2.5 s park limit (its stdin wait: 3 s)
+PARK_SETTLE_S = 1.5  # past start-up, and within claude's 2.5 s park limit (its stdin wait: 3 s)
 _FIRST = (TextDelta, Message)
 
 Row = tuple[str, str, str]
@@ -98,18 +99,26 @@ async def _first_answer(
     return first
 
 
-async def _measure_cli(system: System, provider: str, runs: int) -> Row:
-    spec = system.spec(provider, "bench-model")
-    pool = WarmPool(spec, 1, system.start_session)
-    cold: list[float] = []
-    warm: list[float] = []
+async def _warm(system: System, provider: str) -> float:
+    """One warm run: a pool of one, its session parked :data:`PARK_SETTLE_S`, then taken."""
+    pool = WarmPool(system.spec(provider, "bench-model"), 1, system.start_session)
     async with trio.open_nursery() as nursery:
         await nursery.start(pool.run)
-        for _ in range(runs):  # alternating: both see the same machine
-            cold.append(await _first_answer(system, provider, lambda: system.start_session(spec)))
-            await trio.sleep(PARK_SETTLE_S)
-            warm.append(await _first_answer(system, provider, pool.acquire))
+        while pool.parked < 1:  # noqa: ASYNC110 - no event for "parked"
+            await trio.sleep(0.01)
+        await trio.sleep(PARK_SETTLE_S)
+        elapsed = await _first_answer(system, provider, pool.acquire)
         nursery.cancel_scope.cancel()
+    return elapsed
+
+
+async def _measure_cli(system: System, provider: str, runs: int) -> Row:
+    spec = system.spec(provider, "bench-model")
+    cold: list[float] = []
+    warm: list[float] = []
+    for _ in range(runs):  # alternating: both see the same machine
+        cold.append(await _first_answer(system, provider, lambda: system.start_session(spec)))
+        warm.append(await _warm(system, provider))
     c50, w50 = quantile(cold, 0.5) * 1000, quantile(warm, 0.5) * 1000
     return (
         f"{provider}: first token, cold / warm pool, p50",
