@@ -55,6 +55,7 @@ from contracts.session import (
     Started,
     TextDelta,
     Usage,
+    connection_trouble,
 )
 from contracts.session import Warning as Notice
 
@@ -109,6 +110,7 @@ class SessionActor:
         self._ledger = ledger
         self.session = Session(provider=spec.driver.profile.id, model=spec.model)
         self._decoder = spec.driver.decoder()
+        self._stderr = StderrTail()
         self._started_sent = False
         self._closed = False
 
@@ -140,7 +142,7 @@ class SessionActor:
             self._ledger.record(child.pgid)
         log.debug("%s session spawned, pid %d", session.provider, child.pid)
         task_status.started(session)
-        tail = StderrTail()
+        tail = self._stderr = StderrTail()
         lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](EVENT_BUFFER)
         drains = trio.CancelScope(shield=True)  # drains outlive a cancellation until reaped
         ending: Failed | None = None
@@ -251,7 +253,10 @@ class SessionActor:
                     if trio.current_time() < deadline:
                         return None  # stdout closed: the decoder classifies the end
                     if not answered and retrying is not None:
-                        return _unreachable(provider, timers.first_event, retrying)
+                        return self._unreachable(timers.first_event, retrying.message)
+                    trouble = connection_trouble(self._stderr.text()) if not answered else None
+                    if trouble is not None:  # some CLIs retry on stderr only (gemini)
+                        return self._unreachable(timers.first_event, trouble)
                     which = "first-event" if not answered else "idle"
                     limit = timers.first_event if not answered else timers.idle
                     return Failed(
@@ -306,6 +311,20 @@ class SessionActor:
             self._started_sent = True  # nothing started: the failure is the only event
             await self._send_closing([failed])
 
+    def _unreachable(self, seconds: float, notice: str) -> Failed:
+        """A CLI that only retried until the first-event deadline: its service is out of
+        reach. The message says what to check, naming the base-URL variable if any."""
+        provider, profile = self.session.provider, self.spec.driver.profile
+        where = f" ({profile.base_url_env})" if profile.base_url_env else ""
+        return Failed(
+            kind="unreachable",
+            message=(
+                f"{provider} could not reach its service within {seconds:g} s ({notice});"
+                f" check this host's network and proxy, the base URL set for {provider}{where},"
+                " and its login"
+            ),
+        )
+
     async def _close(self, ending: Failed | None, exit_code: int, stderr_tail: str) -> None:
         """Send the closing events: ours, or the decoder's classification of the exit."""
         if self._closed:
@@ -357,15 +376,3 @@ def _is_cancellation(exc: BaseException) -> bool:
 async def _sweep_group_on_exit(child: ChildProcess) -> None:
     await trio.lowlevel.wait_readable(child.pidfd)
     signal_group(child, signal.SIGKILL)
-
-
-def _unreachable(provider: str, seconds: float, notice: Notice) -> Failed:
-    """A CLI that only retried until the first-event deadline: its service is out of reach."""
-    return Failed(
-        kind="unreachable",
-        message=(
-            f"{provider} could not reach its service within {seconds:g} s ({notice.message});"
-            f" check this host's network and proxy, the base URL set for {provider}, and its"
-            " login"
-        ),
-    )

@@ -20,7 +20,7 @@ A session ends with exactly one ``Finished`` or ``Failed``; the events before it
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -35,6 +35,7 @@ __all__ = [
     "TextDelta",
     "Usage",
     "Warning",
+    "connection_trouble",
     "decode_event",
     "encode_event",
 ]
@@ -160,3 +161,27 @@ def decode_event(data: bytes | str) -> SessionEvent:
     data is not a session event.
     """
     return _DECODER.decode(data)
+
+
+_CONNECTION_TROUBLE: Final = (
+    ("ECONNREFUSED", "connection refused"),
+    ("Connection refused", "connection refused"),
+    ("fetch failed", "the request failed to connect"),
+    ("ENOTFOUND", "host not found"),
+    ("EAI_AGAIN", "host not found"),
+    ("ETIMEDOUT", "connection timed out"),
+    ("ECONNRESET", "connection reset"),
+)
+
+
+def connection_trouble(stderr_tail: str) -> str | None:
+    """What a CLI's stderr says about reaching its service, in our words (never its text,
+    which may hold a URL with a key); None when it says nothing of the kind.
+
+    >>> connection_trouble("Error: connect ECONNREFUSED 127.0.0.1:9")
+    'connection refused'
+    """
+    for needle, meaning in _CONNECTION_TROUBLE:
+        if needle in stderr_tail:
+            return meaning
+    return None

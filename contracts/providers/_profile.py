@@ -69,6 +69,8 @@ class ProviderProfile(msgspec.Struct, frozen=True, kw_only=True):
     capabilities: frozenset[str]
     auth_env: tuple[str, ...] = ()
     agent_surface: bool = False
+    base_url_env: str | None = None
+    """The variable that points the CLI at its service (named when it cannot be reached)."""
     stdin_wait_seconds: float | None = None
     """How long the CLI waits for its prompt on stdin before it gives up (None: forever).
     The warm pool parks a session for less than this (:mod:`actors.pool`)."""

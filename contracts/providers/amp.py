@@ -46,6 +46,7 @@ AMP = ProviderProfile(
     # AMP_URL selects the Amp server; `amp login` state lives in its config dir.
     auth_env=("AMP_API_KEY", "AMP_URL"),
     agent_surface=False,
+    base_url_env="AMP_URL",
 )
 
 # Amp's own wording when it has no usable key: "No API key found. Starting login

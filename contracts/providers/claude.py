@@ -61,6 +61,7 @@ CLAUDE = ProviderProfile(
     agent_surface=True,
     # 2.1.197: "Warning: no stdin data received in 3s, proceeding without it", then exit 1.
     stdin_wait_seconds=3.0,
+    base_url_env="ANTHROPIC_BASE_URL",
 )
 
 # The result text is the only reliable login signal ("Not logged in · Please run

@@ -76,6 +76,7 @@ GEMINI = ProviderProfile(
         "GOOGLE_GEMINI_BASE_URL",
     ),
     agent_surface=False,
+    base_url_env="GOOGLE_GEMINI_BASE_URL",
 )
 
 _AUTH_EXIT: Final = 41

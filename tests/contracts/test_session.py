@@ -97,3 +97,13 @@ def test_events_are_frozen() -> None:
     event = TextDelta(text="a")
     with pytest.raises(AttributeError):
         event.text = "b"  # type: ignore[misc]
+
+
+def test_connection_trouble_names_the_kind_never_the_text() -> None:
+    from contracts.session import connection_trouble
+
+    tail = "Attempt 2 failed. Error: fetch failed sending request to https://k:SECRET@host"
+    assert connection_trouble(tail) == "the request failed to connect"
+    assert connection_trouble("connect ECONNREFUSED 127.0.0.1:9") == "connection refused"
+    assert connection_trouble("getaddrinfo ENOTFOUND api.example") == "host not found"
+    assert connection_trouble("Warning: 256-color support not detected.") is None
