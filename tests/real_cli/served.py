@@ -8,6 +8,7 @@ with serve(tmp_path, config_toml, env) as server:
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import trio
 
 from tests.actors.sessions import children_environ
 
@@ -79,3 +81,43 @@ def serve(tmp_path: Path, config_toml: str, env: dict[str, str]) -> Iterator[Ser
             process.kill()
         process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+LADDER = 2.0 + 3.0
+"""The shutdown ladder's budget at the default ``[sessions]`` graces, in seconds."""
+
+
+@contextmanager
+def closed_port() -> Iterator[str]:
+    """A 127.0.0.1 URL nobody answers: the port stays bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def descendants(pid: int) -> list[int]:
+    """The running descendants of ``pid``, read from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] not in ("Z", "X"):
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+async def settled(server: Served, expected: int = 0, seconds: float = LADDER) -> list[int]:
+    """Wait up to ``seconds`` for asm serve to have ``expected`` descendants; those it has."""
+    with trio.move_on_after(seconds):
+        while len(descendants(server.process.pid)) != expected:  # noqa: ASYNC110
+            await trio.sleep(0.05)
+    return descendants(server.process.pid)

@@ -10,11 +10,9 @@ out of reach, no key at all, a key the server rejects. AMP_URL always points at
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,20 @@ import trio
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes.fake_anthropic import FakeAnthropic, Script
-from tests.real_cli.served import ASM, Served, environ, serve
+from tests.real_cli.served import (
+    ASM,
+    LADDER,
+    Served,
+    closed_port,
+    descendants,
+    environ,
+    serve,
+    settled,
+)
 
 VERSION = "0.0.1790142911-g7618fb"
 MODEL = "amp-smart"  # bookkeeping only: amp has no model flag
 FIRST_EVENT = 8.0
-LADDER = 2.0 + 3.0  # [sessions] exit_grace + terminate_grace (the defaults)
 START = 5.0  # asm spawning amp, amp starting (~0.5 s measured), the HTTP round trip
 PROMPT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
 
@@ -56,42 +62,6 @@ def operator_environ(tmp_path: Path) -> dict[str, str]:
     for name in ("AMP_API_KEY", "AMP_URL", "ASM_AMP_BIN"):
         env.pop(name, None)
     return env
-
-
-@contextmanager
-def closed_port() -> Iterator[str]:
-    """A 127.0.0.1 URL nobody answers: the port stays bound, never listening."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-def descendants(pid: int) -> list[int]:
-    """The running descendants of ``pid``, read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] not in ("Z", "X"):
-                parents[int(entry.name)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
-
-
-async def settled(server: Served, expected: int, seconds: float = LADDER) -> list[int]:
-    """Wait up to ``seconds`` for asm serve to have ``expected`` descendants; those it has."""
-    with trio.move_on_after(seconds):
-        while len(descendants(server.process.pid)) != expected:  # noqa: ASYNC110
-            await trio.sleep(0.05)
-    return descendants(server.process.pid)
 
 
 def refused(

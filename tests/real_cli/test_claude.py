@@ -9,25 +9,21 @@ is bound but not listening.
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-import trio
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes.fake_anthropic import FakeAnthropic, Script, Turn, bash_call, write_call
-from tests.real_cli.served import Served, environ, serve
+from tests.real_cli.served import LADDER, Served, closed_port, environ, serve, settled
 
 MODEL = "claude-sonnet-4-5"
 FIRST_EVENT = 8.0
-LADDER = 2.0 + 3.0  # [sessions] exit_grace + terminate_grace (the defaults)
 START = 5.0  # asm spawning claude, claude starting (~0.6 s measured), the HTTP round trip
 AUTH_ENV = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN")
 PROMPT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say the pangram"}]
@@ -55,42 +51,6 @@ def operator_environ(tmp_path: Path) -> dict[str, str]:
     for name in (*AUTH_ENV, "ANTHROPIC_BASE_URL"):
         env.pop(name, None)
     return env
-
-
-@contextmanager
-def closed_port() -> Iterator[str]:
-    """A 127.0.0.1 URL nobody answers: the port stays bound, never listening."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-def descendants(pid: int) -> list[int]:
-    """The running descendants of ``pid``, read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] not in ("Z", "X"):
-                parents[int(entry.name)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
-
-
-async def none_left(server: Served) -> list[int]:
-    """Wait up to the ladder's budget for asm serve to have no child process; what is left."""
-    with trio.move_on_after(LADDER):
-        while descendants(server.process.pid):  # noqa: ASYNC110 - no event for a non-child
-            await trio.sleep(0.05)
-    return descendants(server.process.pid)
 
 
 def refused(server: Served) -> tuple[openai.APIStatusError, dict[str, Any], float]:
@@ -208,7 +168,7 @@ async def test_no_login_answers_503_saying_to_log_in(
         config = asm_toml(claude, {"ANTHROPIC_BASE_URL": nowhere}, pool=0, isolate=True)
         with serve(tmp_path, config, operator_environ(tmp_path)) as server:
             error, envelope, seconds = refused(server)
-            left = await none_left(server)
+            left = await settled(server)
     assert error.status_code == 503
     assert envelope["code"] == "not_logged_in"
     assert "login" in envelope["message"]
@@ -224,7 +184,7 @@ async def test_unreachable_api_answers_503_unreachable_at_the_first_event_deadli
         env = {"ANTHROPIC_BASE_URL": nowhere, "ANTHROPIC_API_KEY": "sk-ant-fake"}
         with serve(tmp_path, asm_toml(claude, env, pool=0), operator_environ(tmp_path)) as server:
             error, envelope, seconds = refused(server)
-            left = await none_left(server)
+            left = await settled(server)
     assert error.status_code == 503
     assert envelope["code"] == "unreachable"
     message = envelope["message"]
@@ -242,7 +202,7 @@ async def test_rejected_api_key_answers_503_not_logged_in_before_the_deadline(
         env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-revoked"}
         with serve(tmp_path, asm_toml(claude, env, pool=0), operator_environ(tmp_path)) as server:
             error, envelope, seconds = refused(server)
-            left = await none_left(server)
+            left = await settled(server)
     assert error.status_code == 503
     # Not the deadline's "unreachable": the decoder read claude's third 401 retry.
     assert envelope["code"] == "not_logged_in"
