@@ -45,6 +45,7 @@ from contracts.endpoint_refusal import EndpointRefusal, EndpointRefused, Refusal
 from contracts.providers import is_published, profile
 from contracts.session import SessionEvent
 from transport.endpoint_gateway import LeaseBusy, LeaseGone
+from transport.metrics import Metrics
 
 __all__ = ["LeaseActor", "LeasePolicy", "LeaseRegistry"]
 
@@ -180,8 +181,12 @@ class LeaseRegistry:
         spec_for: Callable[[str, str], SessionSpec],
         start_session: StartSession,
         policy_for: Callable[[str], LeasePolicy],
+        metrics: Metrics | None = None,
     ) -> None:
         self.origin = "http://127.0.0.1"
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.count_leases(lambda: sum(actor.live for actor, _ in self._leases.values()))
         self._supervisor = supervisor
         self._spec_for = spec_for
         self._start_session = start_session
@@ -208,6 +213,19 @@ class LeaseRegistry:
         context: Mapping[str, object] | None = None,
     ) -> tuple[EndpointDescriptor, CompatibilityResult]:
         """Start a lease for the request's (provider, model); raises EndpointRefused."""
+        try:
+            return await self._ensure(request, manifest, context)
+        except EndpointRefused as refused:
+            if self._metrics is not None:
+                self._metrics.lease_refused(refused.refusal.code)
+            raise
+
+    async def _ensure(
+        self,
+        request: InferenceRequest,
+        manifest: ConsumerManifest | None,
+        context: Mapping[str, object] | None,
+    ) -> tuple[EndpointDescriptor, CompatibilityResult]:
         preference = request.model_preference
         provider_id = (preference.provider or "").strip()
         found = profile(provider_id)

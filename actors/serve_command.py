@@ -31,6 +31,7 @@ from actors.bus import Bus
 from actors.config_file import load_config
 from actors.events_secret import EventsSecretError, events_secret
 from actors.inference_registry import ProviderRegistry
+from actors.logging_setup import LOG_FORMATS, configure_logging
 from actors.ollama_provider import OllamaProvider
 from actors.process_ledger import ProcessLedger
 from actors.secrets import SecretResolver
@@ -61,6 +62,12 @@ def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument("--events-url", default=None, help="a remote Bus Events API")
     serve.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
     serve.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text (default) or json: one JSON object per line on stderr, with request ids",
+    )
 
 
 def admin_token(state_dir: Path) -> str:
@@ -81,6 +88,7 @@ def admin_token(state_dir: Path) -> str:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run ``asm serve`` with parsed ``args``; returns the exit code."""
+    configure_logging(args.log_format)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -29,7 +29,7 @@ import logging
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 import trio
@@ -58,6 +58,7 @@ from contracts.session import (
     connection_trouble,
 )
 from contracts.session import Warning as Notice
+from transport.metrics import Metrics
 
 __all__ = ["ProcessLedger", "Session", "SessionActor", "SessionEnded", "SessionSpec", "Timers"]
 
@@ -105,9 +106,13 @@ class ProcessLedger(Protocol):
 class SessionActor:
     """Runs one :class:`SessionSpec`; start it with ``nursery.start(actor.run)``."""
 
-    def __init__(self, spec: SessionSpec, ledger: ProcessLedger | None = None) -> None:
+    def __init__(
+        self, spec: SessionSpec, ledger: ProcessLedger | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.spec = spec
         self._ledger = ledger
+        self._metrics = metrics
+        self._counted: Literal["no", "live", "ended"] = "no"
         self.session = Session(provider=spec.driver.profile.id, model=spec.model)
         self._decoder = spec.driver.decoder()
         self._stderr = StderrTail()
@@ -288,10 +293,12 @@ class SessionActor:
             if self._started_sent:
                 return
             self._started_sent = True
+            self._count(event)
         elif not self._started_sent:
             await self._emit(Started(provider=self.session.provider, model=self.spec.model))
         if isinstance(event, Finished | Failed):
             self.session._answered = True
+            self._count(event)
         try:
             await self.session._events[0].send(event)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -360,10 +367,24 @@ class SessionActor:
                 if not cancelled:
                     await self._emit(event)
                     continue
+                if self._counted == "live":
+                    self._count(event)
                 with contextlib.suppress(
                     trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
                 ):
                     send.send_nowait(event)
+
+    def _count(self, event: SessionEvent) -> None:
+        """Count the run's start and its end (finished or the Failed kind), each once."""
+        if self._metrics is None:
+            return
+        if isinstance(event, Started):
+            self._counted = "live"
+            self._metrics.session_started(self.session.provider)
+        elif isinstance(event, Finished | Failed) and self._counted != "ended":
+            outcome = event.kind if isinstance(event, Failed) else "finished"
+            live, self._counted = self._counted == "live", "ended"
+            self._metrics.session_ended(self.session.provider, outcome, was_live=live)
 
 
 def _is_cancellation(exc: BaseException) -> bool:

@@ -63,6 +63,7 @@ from contracts.session import Failed, Finished, FinishReason, SessionEvent, Usag
 from transport.endpoint_app import create_endpoint_app
 from transport.events_app import create_events_app, events_capabilities
 from transport.http_surface import HttpSurface
+from transport.metrics import Metrics
 
 __all__ = ["Completion", "SessionFailed", "System", "open_system"]
 
@@ -105,6 +106,7 @@ class System:
         self.admin_token = admin_token
         self.bus = bus
         self.base_url: str | None = None
+        self.metrics = Metrics()  # served on GET /metrics (transport.metrics)
         self._work_root = work_root
         self._environ = environ
         self._ledger = ledger
@@ -116,6 +118,7 @@ class System:
             spec_for=self.spec,
             start_session=self.start_session,
             policy_for=self._lease_policy,
+            metrics=self.metrics,
         )
         self._warm: dict[tuple[str, str], WarmPool] = {}
         self._ids = itertools.count(1)
@@ -129,7 +132,7 @@ class System:
     async def start_session(self, spec: SessionSpec) -> Session:
         """Start one session actor under the session supervisor; it parks on stdin."""
         assert self._sessions is not None, "the system is not running"
-        actor = SessionActor(spec, self._ledger)
+        actor = SessionActor(spec, self._ledger, self.metrics)
         child = ChildSpec(
             id=f"session-{next(self._ids)}-{spec.driver.profile.id}",
             start=actor.run,
@@ -246,7 +249,7 @@ class System:
             self.leases, admin_token=self.admin_token, keepalive_seconds=keepalive
         )
         if self.bus is None:
-            return HttpSurface(endpoints, None)
+            return HttpSurface(endpoints, None, self.metrics)
         capabilities = events_capabilities(
             self.bus.log.backend, overrides={"providers": self.bus.registry.names()}
         )
@@ -255,8 +258,9 @@ class System:
             self.bus.verifier,
             keepalive_seconds=keepalive,
             capabilities=capabilities,
+            metrics=self.metrics,
         )
-        return HttpSurface(endpoints, events)
+        return HttpSurface(endpoints, events, self.metrics)
 
     async def _run_http(self, bind: str, *, task_status: trio.TaskStatus[object]) -> None:
         app = self.http_app()

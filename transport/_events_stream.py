@@ -31,6 +31,7 @@ from quart import Response
 from contracts.events import Event
 from contracts.events_listen import ListenQuery
 from transport.event_log import EventLog, EventStream, StoreError
+from transport.metrics import Metrics
 
 __all__ = ["KEEPALIVE_LINE", "NDJSON", "encode_line", "ndjson_response"]
 
@@ -43,13 +44,14 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 async def ndjson_response(
-    log: EventLog, query: ListenQuery, *, keepalive_seconds: float
+    log: EventLog, query: ListenQuery, *, keepalive_seconds: float, metrics: Metrics | None = None
 ) -> Response:
-    """A 200 ``application/x-ndjson`` streaming the events ``query`` selects.
+    """A 200 ``application/x-ndjson`` streaming the events ``query`` selects (each event
+    sent counted on ``metrics`` when given).
 
     Raises what opening the listen raises (CursorError, StoreError), before any byte.
     """
-    lines = _lines(log.listen(query), keepalive_seconds)
+    lines = _lines(log.listen(query), keepalive_seconds, metrics)
     await anext(lines)  # enters the listen
     # Quart wraps the generator in a body that closes it however sending ends.
     response = Response(lines, 200, _HEADERS, mimetype=NDJSON)
@@ -63,7 +65,9 @@ def encode_line(event: Event) -> bytes:
 
 
 async def _lines(
-    listening: AbstractAsyncContextManager[EventStream], keepalive_seconds: float
+    listening: AbstractAsyncContextManager[EventStream],
+    keepalive_seconds: float,
+    metrics: Metrics | None,
 ) -> AsyncGenerator[bytes, None]:
     async with listening as stream:
         yield b""  # the listen is open: the route may commit the 200
@@ -78,7 +82,12 @@ async def _lines(
                 # Last-Event-ID and resumes where it stopped.
                 _log.warning("event stream ended: the event store failed", exc_info=True)
                 return
-            yield KEEPALIVE_LINE if event is None else encode_line(event)
+            if event is None:
+                yield KEEPALIVE_LINE
+                continue
+            if metrics is not None:
+                metrics.delivered()
+            yield encode_line(event)
 
 
 async def _next_event(stream: EventStream, seconds: float) -> Event | None:

@@ -2,7 +2,8 @@
 
 Each lease is published as an OpenAI-compatible API under ``/leases/<lease_ref>/``,
 guarded by the lease's bearer token; the admin routes (:mod:`transport.endpoint_admin`)
-ensure and release leases. The app holds no state and starts no task: it asks the
+ensure and release leases; ``GET /openapi.json`` serves the OpenAPI document of the whole
+surface (:mod:`transport.openapi`). The app holds no state and starts no task: it asks the
 :class:`~transport.endpoint_gateway.LeaseGateway` it is given. Serve it with hypercorn::
 
     app = create_endpoint_app(gateway, admin_token=token)
@@ -39,6 +40,7 @@ from transport.endpoint_http import (
     json_response,
     read_body,
 )
+from transport.openapi import openapi_document
 
 __all__ = ["create_endpoint_app"]
 
@@ -81,6 +83,12 @@ def create_endpoint_app(
     _register_error_handlers(app)
     _register_lease_routes(app, gateway, keepalive_seconds)
     register_admin_routes(app, gateway, admin_token)
+    document = msgspec.json.encode(openapi_document())
+
+    @app.get("/openapi.json")
+    async def openapi() -> Response:
+        return Response(document, 200, content_type="application/json")
+
     return app
 
 

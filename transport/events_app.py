@@ -66,6 +66,7 @@ from transport.endpoint_http import BODY_TIMEOUT_SECONDS, Refusal, bearer_token,
 from transport.endpoint_http import read_body as read_limited
 from transport.event_log import CursorError, EventLog, StoreError
 from transport.events_auth import InvalidToken, TokenVerifier
+from transport.metrics import Metrics
 
 __all__ = [
     "LISTEN_SCOPES",
@@ -173,13 +174,15 @@ def create_events_app(
     *,
     keepalive_seconds: float = 15.0,
     capabilities: EventsCapabilities | Mapping[str, Any] | None = None,
+    metrics: Metrics | None = None,
 ) -> QuartTrio:
     """The Events API app over ``log``, its tokens checked by ``verifier``.
 
     ``keepalive_seconds``: the silence after which a stream sends a blank line.
     ``capabilities``: the capabilities document, or overrides of the default one
     (e.g. ``{"backends": ["memory", "sqlite", "redis"]}``); by default it names the
-    log's backend and the verifier's audience.
+    log's backend and the verifier's audience. ``metrics``, when given, counts the
+    events published and those delivered to streams.
     """
     if not keepalive_seconds > 0:
         raise ValueError("keepalive_seconds must be positive")
@@ -197,8 +200,8 @@ def create_events_app(
     app.url_map.merge_slashes = False  # no redirect that would resend a bearer elsewhere
     app.after_request(_drain_unread_body)
     _register_error_handlers(app)
-    _register_publish_routes(app, log, verifier)
-    _register_listen_routes(app, log, verifier, keepalive_seconds)
+    _register_publish_routes(app, log, verifier, metrics)
+    _register_listen_routes(app, log, verifier, keepalive_seconds, metrics)
     encoded_capabilities = msgspec.json.encode(capabilities)
 
     @app.get("/api/v1/events/capabilities")
@@ -220,13 +223,17 @@ async def _drain_unread_body(response: Response) -> Response:
 # --- routes -----------------------------------------------------------------------
 
 
-def _register_publish_routes(app: QuartTrio, log: EventLog, verifier: TokenVerifier) -> None:
+def _register_publish_routes(
+    app: QuartTrio, log: EventLog, verifier: TokenVerifier, metrics: Metrics | None
+) -> None:
     @app.post("/api/v1/events")
     async def publish() -> Response:
         claims = _claims(verifier)
         envelope = parse_envelope(await _read_json(MAX_ENVELOPE_BYTES))
         _authorize_publish([envelope], claims)
         [event] = await log.append([envelope], identity_id=claims.sub)
+        if metrics is not None:
+            metrics.published(log.backend)
         return _json(receipt(event), 202)
 
     @app.post("/api/v1/events:batch")
@@ -237,11 +244,17 @@ def _register_publish_routes(app: QuartTrio, log: EventLog, verifier: TokenVerif
         envelopes = parse_batch(body)
         _authorize_publish(envelopes, claims)
         events = await log.append(envelopes, identity_id=claims.sub)
+        if metrics is not None:
+            metrics.published(log.backend, len(events))
         return _json([receipt(event) for event in events], 202)
 
 
 def _register_listen_routes(
-    app: QuartTrio, log: EventLog, verifier: TokenVerifier, keepalive_seconds: float
+    app: QuartTrio,
+    log: EventLog,
+    verifier: TokenVerifier,
+    keepalive_seconds: float,
+    metrics: Metrics | None,
 ) -> None:
     @app.get("/api/v1/events/stream")
     async def stream() -> Response:
@@ -250,7 +263,9 @@ def _register_listen_routes(
         verdict = authorize(query.pattern, "listen", claims.scope)
         if not verdict.allowed:
             raise _forbidden(f"listening to {query.pattern}", verdict.missing)
-        return await ndjson_response(log, query, keepalive_seconds=keepalive_seconds)
+        return await ndjson_response(
+            log, query, keepalive_seconds=keepalive_seconds, metrics=metrics
+        )
 
     @app.post("/api/v1/events/ack")
     async def ack() -> Response:

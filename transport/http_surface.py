@@ -9,20 +9,30 @@ on one socket. Requests under ``/api/v1/events`` (``/api/v1/events``, ``…:batc
     base_url = await nursery.start(serve_http, app, "127.0.0.1:0")
 
 The lifespan is answered here: both apps start before the first request and stop
-after the last.
+after the last. Each HTTP request gets a fresh request id (:mod:`transport.request_context`,
+echoed as the ``x-request-id`` header) and one INFO access line on ``asm.http`` naming
+its route group and status, never its path or headers. With a :class:`Metrics`, requests
+are counted and ``GET /metrics`` is answered here (loopback peers only).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import trio
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, Scope
 from quart_trio import QuartTrio
+
+from transport.endpoint_http import is_loopback_peer
+from transport.metrics import METRICS_PATH, Metrics, route_group, send_metrics
+from transport.request_context import begin_request
 
 __all__ = ["EVENTS_PREFIX", "HttpSurface", "is_events_path"]
 
 EVENTS_PREFIX = "/api/v1/events"
+
+_log = logging.getLogger("asm.http")
 
 
 def is_events_path(path: str) -> bool:
@@ -36,9 +46,15 @@ def is_events_path(path: str) -> bool:
 class HttpSurface:
     """Routes each request to the app that owns its path (see the module docstring)."""
 
-    def __init__(self, endpoint_app: QuartTrio, events_app: QuartTrio | None) -> None:
+    def __init__(
+        self,
+        endpoint_app: QuartTrio,
+        events_app: QuartTrio | None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._endpoint_app = endpoint_app
         self._events_app = events_app
+        self._metrics = metrics
 
     def _apps(self) -> list[QuartTrio]:
         return [app for app in (self._endpoint_app, self._events_app) if app is not None]
@@ -48,10 +64,42 @@ class HttpSurface:
     ) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif self._events_app is not None and is_events_path(scope.get("path", "")):
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if self._events_app is not None and is_events_path(str(scope.get("path", ""))):
             await self._events_app(scope, receive, send)
         else:
             await self._endpoint_app(scope, receive, send)
+
+    async def _http(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        path: str = scope.get("path", "")
+        request_id = begin_request(path).encode()
+        status = 0
+
+        async def send_with_id(message: ASGISendEvent) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if self._metrics is not None and path == METRICS_PATH and scope["method"] == "GET":
+                loopback = is_loopback_peer(scope.get("client"))
+                await send_metrics(self._metrics, loopback=loopback, send=send_with_id)
+            else:
+                await self._route(scope, receive, send_with_id)
+        finally:
+            _log.info("%s %s %d", scope.get("method", "?"), route_group(path), status)
+            if self._metrics is not None:
+                self._metrics.http_request(path, status)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         # As quart-trio's own lifespan does: the apps' nursery lives as long as the
