@@ -30,9 +30,10 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback_server import FakeHTTPServer, ServedInThread, send_json
 
 __all__ = ["FakeAnthropic", "Recorded", "Script", "ToolCall", "Turn", "bash_call", "write_call"]
 
@@ -118,7 +119,7 @@ def pieces(text: str, count: int) -> list[str]:
     return [piece for piece in out if piece]
 
 
-class FakeAnthropic:
+class FakeAnthropic(ServedInThread):
     """The server: binds on construction, serves in a thread inside ``with``."""
 
     def __init__(self, script: Script | None = None) -> None:
@@ -126,31 +127,7 @@ class FakeAnthropic:
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
         self._turns = 0
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeAnthropic:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._httpd.server_close()
+        self._httpd = FakeHTTPServer(("127.0.0.1", 0), _Handler, self)
 
     def requests(self) -> list[Recorded]:
         """Every request so far, in arrival order."""
@@ -174,11 +151,6 @@ class FakeAnthropic:
         with self._lock:
             index, self._turns = self._turns, self._turns + 1
         return index, self.script.turn(index)
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Quiet: a CLI killed mid-request (the ladder's SIGTERM) resets its connection."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -224,13 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, {})
 
     def _json(self, status: int, payload: object) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        send_json(self, status, payload)
 
     def _stream(self, number: int, turn: Turn, script: Script) -> None:
         self.send_response(200)

@@ -23,14 +23,14 @@ Standard library only.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback_server import FakeHTTPServer, ServedInThread, send_json
 
 __all__ = ["FakeGemini", "FunctionCall", "GeminiScript", "Recorded"]
 
@@ -96,7 +96,7 @@ class Recorded:
 
 
 @dataclass
-class FakeGemini:
+class FakeGemini(ServedInThread):
     """The server: binds on construction, serves in a thread from :meth:`start` (or ``with``)."""
 
     script: GeminiScript = field(default_factory=GeminiScript)
@@ -106,35 +106,7 @@ class FakeGemini:
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._rounds_sent = 0
-        self._httpd = _Server((self.host, 0), self)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeGemini:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        self._httpd = FakeHTTPServer((self.host, 0), _Handler, self)
 
     def recorded(self, action: str) -> list[Recorded]:
         """The requests for one action (``streamGenerateContent``, ``countTokens``…)."""
@@ -193,21 +165,9 @@ def whole_answer(script: GeminiScript, model: str) -> dict[str, Any]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeGemini) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the requests are recorded instead."""
@@ -239,12 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({})
 
     def _json(self, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, body, "application/json; charset=utf-8")
 
     def _stream(self, chunks: list[dict[str, Any]]) -> None:
         self.send_response(200)

@@ -31,14 +31,12 @@ from __future__ import annotations
 import json
 import select
 import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fakes.fake_ollama_models import (
@@ -49,13 +47,14 @@ from tests.fakes.fake_ollama_models import (
     now,
     pull_steps,
 )
+from tests.fakes.loopback_server import FakeHTTPServer, ServedInThread
 
 __all__ = ["FakeOllama", "FakeOllamaConfig"]
 
 KEEP_ALIVE = timedelta(minutes=5)
 
 
-class FakeOllama:
+class FakeOllama(ServedInThread):
     """The server: binds on construction, serves in a thread from :meth:`start` (or ``with``)."""
 
     def __init__(self, config: FakeOllamaConfig, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -64,23 +63,7 @@ class FakeOllama:
         self._loaded: dict[str, datetime] = {}
         self._outcomes: list[str] = []
         self._changed = threading.Condition()
-        self._httpd = _Server((host, port), self)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._httpd.server_address[:2]
-        return str(host), int(port)
-
-    @property
-    def url(self) -> str:
-        host, port = self.address
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
-
-    def start(self) -> FakeOllama:
-        self._thread = threading.Thread(target=self.serve_forever, name="fake-ollama", daemon=True)
-        self._thread.start()
-        return self
+        self._httpd = FakeHTTPServer((host, port), _Handler, self)
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever(poll_interval=0.05)
@@ -88,21 +71,6 @@ class FakeOllama:
     def shutdown(self) -> None:
         """Stop :meth:`serve_forever` (from another thread) and wait until it has."""
         self._httpd.shutdown()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> FakeOllama:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def record_pull(self, outcome: str) -> None:
         with self._changed:
@@ -140,19 +108,6 @@ class FakeOllama:
         return models
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeOllama) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up
-            super().handle_error(request, client_address)
-
-
 def _tag(record: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("name", "modified_at", "size", "digest", "details")
     return {"model": record["name"], **{key: record[key] for key in keys}}
@@ -160,7 +115,7 @@ def _tag(record: Mapping[str, Any]) -> dict[str, Any]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: an unread stderr pipe must never stall the server."""
@@ -194,7 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def fake(self) -> FakeOllama:
-        return self.server.fake
+        fake: FakeOllama = self.server.fake
+        return fake
 
     def _send(self, status: int, body: object, content_type: str = "application/json") -> None:
         if isinstance(body, str) and content_type == "text/plain":

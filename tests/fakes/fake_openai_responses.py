@@ -21,12 +21,12 @@ request without ``Authorization: Bearer <api_key>`` gets OpenAI's 401.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback_server import FakeHTTPServer, ServedInThread, send_json
 
 __all__ = ["FakeResponses", "FunctionCall", "Recorded", "Script", "tool_names", "tool_outputs"]
 
@@ -108,7 +108,7 @@ def split(text: str, chunks: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-class FakeResponses:
+class FakeResponses(ServedInThread):
     """The server: binds on construction, serves in a thread inside ``with``."""
 
     def __init__(self, script: Script) -> None:
@@ -116,28 +116,12 @@ class FakeResponses:
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._turn = 0
-        self._httpd = _Server(("127.0.0.1", 0), self)
-        self._thread: threading.Thread | None = None
+        self._httpd = FakeHTTPServer(("127.0.0.1", 0), _Handler, self)
 
     @property
     def url(self) -> str:
         """The base URL codex's model provider takes (ends in ``/v1``)."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeResponses:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="fake-responses", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-        self._httpd.server_close()
+        return f"http://127.0.0.1:{self.address[1]}/v1"
 
     def record(self, request: Recorded) -> None:
         with self._lock:
@@ -156,21 +140,9 @@ class FakeResponses:
             return ()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeResponses) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -204,12 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {method} {path}"}})
 
     def _json(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def _stream(self, body: dict[str, Any]) -> None:
         fake = self.server.fake
