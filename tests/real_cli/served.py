@@ -7,6 +7,7 @@ with serve(tmp_path, config_toml, env) as server:
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -44,6 +45,39 @@ class Served:
         endpoint = created.json()["endpoint"]
         token = endpoint["headers"]["authorization"].removeprefix("Bearer ")
         return openai.OpenAI(base_url=endpoint["base_url"], api_key=token, max_retries=0)
+
+
+def provider_toml(
+    provider: str,
+    executable: Path,
+    env: dict[str, str],
+    *,
+    first_event: float,
+    pool: int,
+    isolate: bool,
+) -> str:
+    """An asm.toml running ``provider`` from ``executable`` with ``env`` and these settings."""
+    lines = [
+        "[sessions]",
+        f"first_event_timeout = {first_event}",
+        f"[providers.{provider}]",
+        f"executable = {json.dumps(str(executable))}",
+        f"pool_size = {pool}",
+        f"isolate_home = {json.dumps(isolate)}",
+        f"[providers.{provider}.env]",
+        *(f"{name} = {json.dumps(value)}" for name, value in env.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def operator_environ(tmp_path: Path, *without: str) -> dict[str, str]:
+    """asm serve's environment: an empty HOME of its own and none of ``without``."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = environ(home)
+    for name in without:
+        env.pop(name, None)
+    return env
 
 
 def environ(home: Path, **extra: str) -> dict[str, str]:

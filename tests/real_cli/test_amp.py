@@ -22,13 +22,14 @@ import trio
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes.fake_anthropic import FakeAnthropic, Script
+from tests.real_cli import served
 from tests.real_cli.served import (
     ASM,
     LADDER,
     Served,
     closed_port,
     descendants,
-    environ,
+    provider_toml,
     serve,
     settled,
 )
@@ -41,27 +42,12 @@ PROMPT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hel
 
 
 def asm_toml(amp: Path, env: dict[str, str], *, pool: int = 0, isolate: bool = False) -> str:
-    lines = [
-        "[sessions]",
-        f"first_event_timeout = {FIRST_EVENT}",
-        "[providers.amp]",
-        f"executable = {json.dumps(str(amp))}",
-        f"pool_size = {pool}",
-        f"isolate_home = {json.dumps(isolate)}",
-        "[providers.amp.env]",
-        *(f"{name} = {json.dumps(value)}" for name, value in env.items()),
-    ]
-    return "\n".join(lines) + "\n"
+    return provider_toml("amp", amp, env, first_event=FIRST_EVENT, pool=pool, isolate=isolate)
 
 
 def operator_environ(tmp_path: Path) -> dict[str, str]:
-    """An empty HOME of its own and no Amp credentials or server."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env = environ(home)
-    for name in ("AMP_API_KEY", "AMP_URL", "ASM_AMP_BIN"):
-        env.pop(name, None)
-    return env
+    """asm serve's environment: an empty HOME of its own and no amp credentials."""
+    return served.operator_environ(tmp_path, "AMP_API_KEY", "AMP_URL", "ASM_AMP_BIN")
 
 
 def refused(

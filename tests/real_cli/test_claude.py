@@ -20,7 +20,15 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes.fake_anthropic import FakeAnthropic, Script, Turn, bash_call, write_call
-from tests.real_cli.served import LADDER, Served, closed_port, environ, serve, settled
+from tests.real_cli import served
+from tests.real_cli.served import (
+    LADDER,
+    Served,
+    closed_port,
+    provider_toml,
+    serve,
+    settled,
+)
 
 MODEL = "claude-sonnet-4-5"
 FIRST_EVENT = 8.0
@@ -30,27 +38,12 @@ PROMPT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say the
 
 
 def asm_toml(claude: Path, env: dict[str, str], *, pool: int = 1, isolate: bool = False) -> str:
-    lines = [
-        "[sessions]",
-        f"first_event_timeout = {FIRST_EVENT}",
-        "[providers.claude]",
-        f"executable = {json.dumps(str(claude))}",
-        f"pool_size = {pool}",
-        f"isolate_home = {json.dumps(isolate)}",
-        "[providers.claude.env]",
-        *(f"{name} = {json.dumps(value)}" for name, value in env.items()),
-    ]
-    return "\n".join(lines) + "\n"
+    return provider_toml("claude", claude, env, first_event=FIRST_EVENT, pool=pool, isolate=isolate)
 
 
 def operator_environ(tmp_path: Path) -> dict[str, str]:
-    """asm serve's environment: an empty HOME of its own and no Anthropic credentials."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env = environ(home)
-    for name in (*AUTH_ENV, "ANTHROPIC_BASE_URL"):
-        env.pop(name, None)
-    return env
+    """asm serve's environment: an empty HOME of its own and no claude credentials."""
+    return served.operator_environ(tmp_path, *AUTH_ENV, "ANTHROPIC_BASE_URL")
 
 
 def refused(server: Served) -> tuple[openai.APIStatusError, dict[str, Any], float]:
