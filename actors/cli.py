@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from actors.conformance_command import add_conformance_parser, run_conformance
 from actors.endpoint_commands import add_endpoint_parser, run_endpoint
 from actors.events_commands import add_events_parser, run_events
 from actors.inference_commands import add_inference_parser, run_inference
@@ -40,6 +41,7 @@ def _parser() -> _Parser:
     add_token_parser(commands)
     add_events_parser(commands)
     add_inference_parser(commands)
+    add_conformance_parser(commands)
     return parser
 
 
@@ -60,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_events(args)
     if args.command == "inference":
         return run_inference(args)
+    if args.command == "conformance":
+        return run_conformance(args)
     return EXIT_USAGE  # pragma: no cover - argparse requires a known subcommand
 
 

@@ -51,8 +51,11 @@ def _environ(home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def serving(state: Path, *store: str) -> Iterator[Server]:
-    """``asm serve --bind 127.0.0.1:0 --state-dir STATE [--store S]`` until the block ends."""
+def serving(state: Path, *store: str, environ: dict[str, str] | None = None) -> Iterator[Server]:
+    """``asm serve --bind 127.0.0.1:0 --state-dir STATE [--store S]`` until the block ends.
+
+    ``environ`` is added to the server's environment (e.g. the fake CLIs' variables).
+    """
     argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state)]
     argv += ["--store", *store] if store else []
     process = subprocess.Popen(
@@ -60,7 +63,7 @@ def serving(state: Path, *store: str) -> Iterator[Server]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_environ(state.parent),
+        env=_environ(state.parent) | (environ or {}),
         cwd=ROOT,
     )
     try:

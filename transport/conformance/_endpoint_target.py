@@ -44,7 +44,7 @@ class EndpointTarget:
 
     def get(self, path: str, *, token: str | None = None, auth: bool = True) -> Answer:
         headers = bearer(token or self.token) if auth else {}
-        return Answer.of(self.http.get(self.base_url + path, headers=headers))
+        return self.read(self.http.get(self.base_url + path, headers=headers))
 
     def post_chat(
         self, body: Any, *, token: str | None = None, headers: dict[str, str] | None = None
@@ -56,9 +56,13 @@ class EndpointTarget:
             sent |= bearer(token or self.token)
         else:
             sent |= headers
-        return Answer.of(
+        return self.read(
             self.http.post(self.base_url + "/chat/completions", content=raw, headers=sent)
         )
+
+    def read(self, response: httpx.Response) -> Answer:
+        """The answer, with the token blanked out of its body (see ``Answer.of``)."""
+        return Answer.of(response, (self.token,))
 
 
 def openai_error(answer: Answer, status: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ found so far instead of an endless walk.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -25,6 +26,7 @@ import msgspec
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisWarning
 
 T = TypeVar("T")
 
@@ -111,7 +113,9 @@ def run_rule(rule: Rule[Any], budget: Budget | None = None) -> Outcome:
     examples = budget.examples_for(rule)
     call_limit = examples * 4 + 10
     tried = 0
-    failures: dict[str, str] = {}
+    # The exception each failing example raised, re-raised as it was on a replay: the
+    # same object keeps the same origin, so Hypothesis sees the same bug and shrinks on.
+    failures: dict[str, Exception] = {}
     last_failure: list[tuple[str, str]] = []
 
     @settings(
@@ -130,22 +134,25 @@ def run_rule(rule: Rule[Any], budget: Budget | None = None) -> Outcome:
         nonlocal tried
         key = repr(example)
         if key in failures:
-            last_failure.append((key, failures[key]))
-            raise Violation(failures[key])
+            last_failure.append((key, _described(failures[key])))
+            raise failures[key]
         if tried >= call_limit and failures:
             return  # the budget is spent: keep the smallest failure found so far
         tried += 1
         try:
             rule.check(example)
         except Exception as error:
-            failures[key] = _described(error)
-            last_failure.append((key, failures[key]))
+            failures[key] = error
+            last_failure.append((key, _described(error)))
             raise
 
     if budget.seed is not None:
         attempt = hypothesis_seed(budget.seed)(attempt)
     try:
-        attempt()
+        with warnings.catch_warnings():
+            # A 1 MiB body is a fine example; its repr is shortened for the table anyway.
+            warnings.filterwarnings("ignore", "Generating overly large repr", HypothesisWarning)
+            attempt()
     except Exception as error:
         example, message = last_failure[-1] if last_failure else ("", _described(error))
         return Outcome(

@@ -12,12 +12,13 @@ a Trio program alike. An :class:`Answer` is the whole response, read to its end:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from transport.conformance._harness import Violation
+from transport.conformance._harness import REDACTED, Violation
 
 EXCERPT_CHARS = 200
 
@@ -40,8 +41,17 @@ class Answer:
     body: bytes
 
     @classmethod
-    def of(cls, response: httpx.Response) -> Answer:
-        return cls(response.status_code, response.headers, response.read())
+    def of(cls, response: httpx.Response, hidden: Iterable[str] = ()) -> Answer:
+        """The response read whole, each of ``hidden`` (tokens) blanked out of its body.
+
+        A server that echoes a token would otherwise show it in a counterexample, and an
+        excerpt cut short in the middle of it would escape the table's redaction.
+        """
+        body = response.read()
+        for text in sorted(set(hidden), key=len, reverse=True):
+            if text:
+                body = body.replace(text.encode(), REDACTED.encode())
+        return cls(response.status_code, response.headers, body)
 
     @property
     def content_type(self) -> str:
@@ -74,7 +84,10 @@ class Answer:
         """The ``data:`` payloads of a ``text/event-stream`` body, one per event."""
         events: list[str] = []
         lines: list[str] = []
-        for raw in self.body.decode("utf-8", "replace").splitlines():
+        # Only CR, LF and CRLF end a line here (str.splitlines would also split a
+        # payload at U+0085 or U+2028, which JSON may carry raw).
+        for raw_line in self.body.splitlines():
+            raw = raw_line.decode("utf-8", "replace")
             if raw == "":
                 if lines:
                     events.append("\n".join(lines))

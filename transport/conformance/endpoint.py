@@ -71,7 +71,7 @@ def _auth_rules(target: EndpointTarget) -> list[Rule[Any]]:
             {"messages": [{"role": "user", "content": "hi"}]}, headers=headers
         )
         openai_error(answer, 401)
-        answer = Answer.of(target.http.get(target.base_url + "/models", headers=headers))
+        answer = target.read(target.http.get(target.base_url + "/models", headers=headers))
         openai_error(answer, 401)
 
     def check_wrong(token: str) -> None:
@@ -202,7 +202,7 @@ def _error_rules(target: EndpointTarget) -> list[Rule[Any]]:
 def _health_rule(target: EndpointTarget) -> Rule[Any]:
     def check(_: None) -> None:
         root = target.lease_root or ""
-        answer = Answer.of(
+        answer = target.read(
             target.http.get(root + "/health", headers={"authorization": f"Bearer {target.token}"})
         )
         answer.expect(200)
@@ -212,7 +212,7 @@ def _health_rule(target: EndpointTarget) -> Rule[Any]:
         for key in ("endpoint_id", "lease_ref", "provider"):
             if not isinstance(body.get(key), str):
                 raise Violation(f"health lacks {key}: {answer.excerpt()}")
-        openai_error(Answer.of(target.http.get(root + "/health")), 401)
+        openai_error(target.read(target.http.get(root + "/health")), 401)
 
     def applicable() -> str | None:
         return None if target.lease_root else "the base URL does not end in /v1 (no lease root)"

@@ -21,7 +21,8 @@ from transport.endpoint_app import create_endpoint_app
 BUG_NAMES = sorted(endpoint_bugs("token"))
 
 
-async def _run(nursery: trio.Nursery, bug: str | None, budget: Budget) -> tuple[list[Outcome], str]:
+async def served_endpoint(nursery: trio.Nursery, bug: str | None = None) -> tuple[str, str]:
+    """Our endpoint app (with ``bug`` planted, if named) on loopback: base URL and token."""
     gateway = FakeGateway(nursery)
     lease = gateway.add_lease(LEASE_SCRIPT, model=MODEL)
     app: Any = create_endpoint_app(gateway, admin_token=ADMIN_TOKEN, keepalive_seconds=5)
@@ -29,9 +30,13 @@ async def _run(nursery: trio.Nursery, bug: str | None, budget: Budget) -> tuple[
         planted = endpoint_bugs(lease.token)[bug]
         app = PlantedBug(app, planted.name, **planted.rewrites)
     origin = await serve_on_loopback(nursery, app)
-    base_url = f"{origin}/leases/{lease.lease_ref}/v1"
-    outcomes = await trio.to_thread.run_sync(check_endpoint, base_url, lease.token, budget)
-    return outcomes, lease.token
+    return f"{origin}/leases/{lease.lease_ref}/v1", lease.token
+
+
+async def _run(nursery: trio.Nursery, bug: str | None, budget: Budget) -> tuple[list[Outcome], str]:
+    base_url, token = await served_endpoint(nursery, bug)
+    outcomes = await trio.to_thread.run_sync(check_endpoint, base_url, token, budget)
+    return outcomes, token
 
 
 async def test_our_endpoint_app_passes_every_endpoint_rule(nursery: trio.Nursery) -> None:

@@ -1,0 +1,137 @@
+"""The conformance rules as a pytest plugin: one test per rule, in any test run.
+
+Installed with asm-trio (entry point ``asm_conformance``), it adds options and nothing
+else until they are given (it imports Hypothesis only then, so a pytest run without
+the ``conformance`` extra is unaffected). Run the shipped suite against a target::
+
+    pytest --pyargs transport.conformance.suite \\
+        --conformance-endpoint http://127.0.0.1:8787/leases/L/v1 --conformance-token T
+    pytest --pyargs transport.conformance.suite \\
+        --conformance-events http://127.0.0.1:8787 --conformance-token-file tokens.txt
+
+or request the ``endpoint_rule`` / ``events_rule`` fixtures from your own test module
+and call :func:`check_rule`. A failing rule fails its test with the counterexample; a
+rule that cannot run against the target (a precondition) is skipped, saying why. The
+token may also come from ``$ASM_CONFORMANCE_TOKEN``, so that it stays off the command
+line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from transport.conformance._harness import Budget, Rule
+
+_TOKEN_ENV = "ASM_CONFORMANCE_TOKEN"
+_CLIENTS = pytest.StashKey[list[Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("asm-conformance", "asm conformance: contract rules vs a target")
+    group.addoption("--conformance-endpoint", metavar="URL", help="an endpoint's OpenAI base URL")
+    group.addoption("--conformance-token", metavar="TOKEN", help=f"its bearer (or ${_TOKEN_ENV})")
+    group.addoption("--conformance-events", metavar="URL", help="a Bus Events API origin")
+    group.addoption("--conformance-token-file", metavar="FILE", help="its tokens, one per line")
+    group.addoption("--conformance-scale", type=float, default=1.0, help="example count factor")
+    group.addoption("--conformance-seed", type=int, default=None, help="another sample")
+    group.addoption("--conformance-timeout", type=float, default=120.0, help="seconds per request")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_CLIENTS] = []
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for client in config.stash.get(_CLIENTS, []):
+        client.close()
+
+
+def _budget(config: pytest.Config, secrets: tuple[str, ...]) -> Budget:
+    from transport.conformance._harness import Budget  # noqa: PLC0415 - Hypothesis on use
+
+    return Budget(
+        scale=config.getoption("--conformance-scale"),
+        seed=config.getoption("--conformance-seed"),
+        secrets=secrets,
+    )
+
+
+def _client(config: pytest.Config) -> Any:
+    from transport.conformance._http import open_client  # noqa: PLC0415 - Hypothesis on use
+
+    client = open_client(config.getoption("--conformance-timeout"))
+    config.stash[_CLIENTS].append(client)
+    return client
+
+
+def _endpoint_params(config: pytest.Config) -> list[Any]:
+    url = config.getoption("--conformance-endpoint")
+    if not url:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="no --conformance-endpoint"))]
+    token = config.getoption("--conformance-token") or os.environ.get(_TOKEN_ENV)
+    if not token:
+        raise pytest.UsageError(
+            f"--conformance-endpoint needs --conformance-token or ${_TOKEN_ENV}"
+        )
+    from transport.conformance.endpoint import (  # noqa: PLC0415 - Hypothesis on use
+        EndpointTarget,
+        endpoint_rules,
+    )
+
+    budget = _budget(config, (token,))
+    target = EndpointTarget(url.rstrip("/"), token, _client(config))
+    return [pytest.param((rule, budget), id=rule.name) for rule in endpoint_rules(target)]
+
+
+def _events_params(config: pytest.Config) -> list[Any]:
+    url = config.getoption("--conformance-events")
+    if not url:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="no --conformance-events"))]
+    from transport.conformance.events import (  # noqa: PLC0415 - Hypothesis on use
+        events_rules,
+        events_target,
+        hidden_parts,
+        read_token_file,
+    )
+
+    path = config.getoption("--conformance-token-file")
+    if not path:
+        raise pytest.UsageError("--conformance-events needs --conformance-token-file")
+    try:
+        tokens = read_token_file(Path(path))
+    except (OSError, ValueError) as error:
+        raise pytest.UsageError(f"--conformance-token-file {path}: {error}") from None
+    budget = _budget(config, hidden_parts(tokens))
+    try:
+        target = events_target(url, tokens, _client(config))
+    except ValueError as error:
+        raise pytest.UsageError(f"--conformance-token-file {path}: {error}") from None
+    return [pytest.param((rule, budget), id=rule.name) for rule in events_rules(target)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "endpoint_rule" in metafunc.fixturenames:
+        metafunc.parametrize("endpoint_rule", _endpoint_params(metafunc.config))
+    if "events_rule" in metafunc.fixturenames:
+        metafunc.parametrize("events_rule", _events_params(metafunc.config))
+
+
+def check_rule(parameter: tuple[Rule[Any], Budget]) -> None:
+    """Run one rule; fail the test with its counterexample, or skip saying why."""
+    from transport.conformance._harness import run_rule  # noqa: PLC0415 - Hypothesis on use
+
+    rule, budget = parameter
+    outcome = run_rule(rule, budget)
+    if outcome.status == "skip":
+        pytest.skip(f"{rule.name}: {outcome.message}")
+    if outcome.status == "fail":
+        pytest.fail(
+            f"{rule.name} broken ({outcome.tried} tried): {rule.summary}\n"
+            f"  counterexample: {outcome.counterexample}\n  {outcome.message}",
+            pytrace=False,
+        )
