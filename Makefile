@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test test-slow test-redis test-real-clis lint typecheck unit bench bench-events clean
+.PHONY: serve test test-slow test-redis test-real-clis soak lint typecheck unit bench bench-events clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: lint typecheck unit
 # Tests that last minutes by design (a stream longer than 60 s, 15 s silences).
 test-slow: $(VENV)/.dev
 	$(BIN)/pytest -m slow
+
+# The bounded soak test (minutes): every fault mode of the fake CLIs under load, event
+# publishing and listening, a kill -9 and restart midway; prints its report tables.
+# ASM_SOAK_SECONDS = load length (default 120); ASM_SOAK_REPORT=FILE also writes the report.
+soak: $(VENV)/.dev
+	$(BIN)/pytest -m soak -s tests/soak
 
 # The Redis tier: the event-log suite, two servers on one bus, kill -9 on Redis. It runs in
 # `make test` too when redis-server is on PATH (skipped, saying why, when not); here its

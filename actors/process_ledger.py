@@ -10,6 +10,9 @@ still lists the groups it left running; the next start sweeps them before servin
     ledger.record(pgid)     # from the session actor, at spawn
     ledger.forget(pgid)     # once reaped
 
+Scratch directories (the sessions' work root in ``$TMPDIR``) are written down the same
+way, and a sweep removes those a hard-killed run could not.
+
 An entry also stores the leader's start time (``/proc/<pid>/stat`` field 22), so a
 sweep kills only processes of that group that started no earlier than the leader did,
 never an unrelated process that reused the number.
@@ -20,12 +23,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 from pathlib import Path
 
 __all__ = ["ProcessLedger"]
 
 log = logging.getLogger("asm.sessions")
+
+_DIRECTORY_PREFIX = "dir-"
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -68,10 +74,27 @@ class ProcessLedger:
         with contextlib.suppress(FileNotFoundError):
             (self._directory / str(pgid)).unlink()
 
+    def record_directory(self, path: Path) -> None:
+        """Write down a scratch directory (the sessions' work root) this run owns."""
+        entry = self._directory / f"{_DIRECTORY_PREFIX}{path.name}"
+        temporary = entry.with_suffix(".tmp")
+        temporary.write_text(str(path))
+        temporary.replace(entry)
+
+    def forget_directory(self, path: Path) -> None:
+        """Cross a scratch directory out: it has been removed."""
+        (self._directory / f"{_DIRECTORY_PREFIX}{path.name}").unlink(missing_ok=True)
+
     def sweep(self) -> list[int]:
-        """Kill every process left in a recorded group; returns the pids killed."""
+        """Kill every process left in a recorded group and remove every recorded scratch
+        directory (a hard-killed run's session work dirs); returns the pids killed."""
         killed: list[int] = []
         for entry in self._directory.iterdir():
+            if entry.name.startswith(_DIRECTORY_PREFIX) and entry.suffix != ".tmp":
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(entry.read_text(), ignore_errors=True)
+                entry.unlink(missing_ok=True)
+                continue
             if not entry.name.isdigit():
                 entry.unlink(missing_ok=True)
                 continue

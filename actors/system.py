@@ -310,6 +310,8 @@ async def open_system(
         ledger = ProcessLedger.open(Path(state_dir) / "process-groups")
         ledger.sweep()
     work_root = tempfile.mkdtemp(prefix="asm-sessions-")
+    if ledger is not None:
+        ledger.record_directory(Path(work_root))
     system = System(
         config or Config(),
         work_root,
@@ -336,3 +338,5 @@ async def open_system(
             nursery.cancel_scope.cancel()
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
+        if ledger is not None:
+            ledger.forget_directory(Path(work_root))

@@ -166,15 +166,35 @@ async def test_open_system_sweeps_orphans_at_start(tmp_path: Path) -> None:
         orphan.wait()
 
 
+async def test_a_hard_killed_runs_session_work_root_is_removed_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    left = tmp_path / "asm-sessions-left"
+    (left / "work").mkdir(parents=True)
+    ProcessLedger.open(state / "process-groups").record_directory(left)
+    async with open_system(
+        _config(tmp_path), state_dir=state, environ=fake_environ(tmp_path)
+    ) as system:
+        assert not left.exists()
+        work_root = Path(system._work_root)
+        assert work_root.is_dir()
+        recorded = [entry.read_text() for entry in (state / "process-groups").iterdir()]
+        assert recorded == [str(work_root)]
+    assert not work_root.exists()
+    assert list((state / "process-groups").iterdir()) == []
+
+
 async def test_sessions_are_written_down_while_they_live(tmp_path: Path) -> None:
     state = tmp_path / "state"
     config = _config(tmp_path, "silent_start")
     async with open_system(config, state_dir=state, environ=fake_environ(tmp_path)) as system:
         session = await system.start_session(system.spec("claude", "fake-model"))
-        assert [p.name for p in (state / "process-groups").iterdir()] == [str(session.pid)]
+        groups = state / "process-groups"
+        assert [p.name for p in groups.iterdir() if p.name.isdigit()] == [str(session.pid)]
         session.cancel()
         await session.ended.wait()
-        assert list((state / "process-groups").iterdir()) == []
+        assert [p.name for p in groups.iterdir() if p.name.isdigit()] == []
 
 
 async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_when_used(
