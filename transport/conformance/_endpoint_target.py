@@ -77,12 +77,9 @@ def openai_error(answer: Answer, status: int) -> dict[str, Any]:
 
 def envelope_problem(answer: Answer) -> str | None:
     """What is wrong with an error answer's envelope (SPEC §3.1), or None."""
-    if answer.content_type != "application/json":
-        return f"error content-type is {answer.content_type!r}, not application/json"
-    try:
-        body = json.loads(answer.body)
-    except (ValueError, UnicodeDecodeError):
-        return "the error body is not JSON"
+    body, problem = answer.error_json()
+    if problem is not None:
+        return problem
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return 'the error body has no "error" object'

@@ -224,12 +224,9 @@ def bus_error(answer: Answer, status: int) -> str:
 def envelope_problem(answer: Answer) -> str | None:
     """What makes an error answer other than exactly ``{"error":{"type","message"}}``
     (JSON, the type its status has), or None."""
-    if answer.content_type != "application/json":
-        return f"the error's content-type is {answer.content_type!r}, not application/json"
-    try:
-        body = json.loads(answer.body)
-    except (ValueError, UnicodeDecodeError):
-        return "the error body is not JSON"
+    body, problem = answer.error_json()
+    if problem is not None:
+        return problem
     if not isinstance(body, dict) or set(body) != {"error"}:
         return 'the error body is not exactly {"error": …}'
     error = body["error"]

@@ -80,6 +80,15 @@ class Answer:
             raise Violation(f"the body is not a JSON object: {self.excerpt()}")
         return value
 
+    def error_json(self) -> tuple[Any, str | None]:
+        """An error answer's decoded body, or why it is not a JSON body (its problem)."""
+        if self.content_type != "application/json":
+            return None, f"the error's content-type is {self.content_type!r}, not application/json"
+        try:
+            return json.loads(self.body), None
+        except (ValueError, UnicodeDecodeError):
+            return None, "the error body is not JSON"
+
     def sse_data(self) -> list[str]:
         """The ``data:`` payloads of a ``text/event-stream`` body, one per event."""
         events: list[str] = []
