@@ -84,8 +84,10 @@ def add_conformance_parser(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _reachable(url: str, timeout: float) -> str | None:
+    from transport.conformance._http import open_client  # noqa: PLC0415 - needs Hypothesis
+
     try:
-        with httpx.Client(timeout=timeout, trust_env=False) as http:
+        with open_client(timeout) as http:
             http.get(url)
     except httpx.HTTPError as error:
         return f"{type(error).__name__}: {error}"

@@ -6,10 +6,11 @@ import contextlib
 import ctypes
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.processes import descendants
 
 pytest_plugins = ["tests.redis_server"]  # redis_url, redis_server_factory
 
@@ -34,36 +35,6 @@ def _become_subreaper() -> None:
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _processes() -> dict[int, tuple[int, str, int]]:
-    """pid → (parent pid, state, session id) of every process, read from /proc."""
-    table: dict[int, tuple[int, str, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: split after the last ')'.
-        fields = stat.rsplit(")", 1)[1].split()
-        table[int(entry.name)] = (int(fields[1]), fields[0], int(fields[3]))
-    return table
-
-
-def _descendants_of(pid: int) -> dict[int, tuple[int, str, int]]:
-    """Every descendant of ``pid`` (zombies included) with its parent, state and session."""
-    table = _processes()
-    found: dict[int, tuple[int, str, int]] = {}
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, row in table.items():
-            if row[0] == parent and child not in found:
-                found[child] = row
-                frontier.append(child)
-    return found
-
-
 def _leaked(before: set[int]) -> list[int]:
     """Descendants that outlived the run: alive, or a session leader nobody reaped.
 
@@ -71,7 +42,7 @@ def _leaked(before: set[int]) -> list[int]:
     """
     me = os.getpid()
     leaked = []
-    for pid, (parent, state, session) in _descendants_of(me).items():
+    for pid, (parent, state, session) in descendants(me).items():
         if pid in before:
             continue
         if state == "Z" and parent == me and session != pid:
@@ -86,7 +57,7 @@ def _leaked(before: set[int]) -> list[int]:
 def no_process_outlives_the_run() -> Iterator[None]:
     """Fail the run if any descendant process of the test run is still alive at the end."""
     _become_subreaper()
-    before = set(_descendants_of(os.getpid()))
+    before = set(descendants(os.getpid()))
     yield
     leaked = _leaked(before)
     if leaked:

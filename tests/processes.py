@@ -1,8 +1,9 @@
-"""Process checks for tests: is a pid still running, read from /proc."""
+"""Process checks for tests, read from /proc: is a pid running, what descends from it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import trio
 
@@ -14,6 +15,49 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+class ProcessRow(NamedTuple):
+    """One process of :func:`process_table`."""
+
+    parent: int
+    state: str  # R, S, D, Z (zombie: dead, not yet reaped), …
+    session: int
+
+
+def process_table() -> dict[int, ProcessRow]:
+    """pid → (parent pid, state, session id) of every process."""
+    table: dict[int, ProcessRow] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: split after the last ')'.
+        fields = stat.rsplit(")", 1)[1].split()
+        table[int(entry.name)] = ProcessRow(int(fields[1]), fields[0], int(fields[3]))
+    return table
+
+
+def descendants(pid: int) -> dict[int, ProcessRow]:
+    """Every descendant of ``pid``, zombies included, with its row."""
+    table = process_table()
+    found: dict[int, ProcessRow] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, row in table.items():
+            if row.parent == parent and child not in found:
+                found[child] = row
+                frontier.append(child)
+    return found
+
+
+def running_descendants(pid: int) -> list[int]:
+    """The descendants of ``pid`` that still run (zombies left out)."""
+    return [child for child, row in descendants(pid).items() if row.state not in ("Z", "X")]
 
 
 def group_members(pgid: int) -> list[int]:

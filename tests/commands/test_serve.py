@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from tests.actors.sessions import children_environ, fake_environ
-from tests.processes import alive
+from tests.processes import alive, running_descendants
 
 BIN = Path(sys.executable).parent
 ASM = str(BIN / "asm")
@@ -30,19 +30,6 @@ def _environ(tmp_path: Path) -> dict[str, str]:
     env.pop("CLAUDECODE", None)
     env.update(fake_environ(tmp_path))
     return env
-
-
-def _descendants(pid: int) -> list[int]:
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        found += [int(c) for c in children]
-        frontier += [int(c) for c in children]
-    return found
 
 
 @contextmanager
@@ -60,7 +47,7 @@ def _running(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[
 
 def _stop(process: subprocess.Popen[str], signum: int) -> list[int]:
     """Signal the server; return the descendants it had (all must be gone after)."""
-    before = _descendants(process.pid)
+    before = running_descendants(process.pid)
     process.send_signal(signum)
     assert process.wait(timeout=30) == 0
     return before
@@ -104,7 +91,7 @@ def test_serve_serves_then_stops_on_a_signal_reaping_every_cli(tmp_path: Path, s
             model="m", messages=[{"role": "user", "content": "hi"}]
         )
         assert answer.choices[0].message.content == "Hello from fake claude. You said: user: hi"
-        _wait_for(lambda: len(_descendants(server.pid)) >= 1)  # the lease's parked session
+        _wait_for(lambda: len(running_descendants(server.pid)) >= 1)  # the lease's parked session
         before = _stop(server, signum)
     assert before
     # A process in the middle of exiting still shows in /proc for a moment.

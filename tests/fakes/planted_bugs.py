@@ -14,8 +14,9 @@ that end (the harness reads streams with ``follow=false`` or to ``[DONE]``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Headers = list[tuple[bytes, bytes]]
@@ -50,6 +51,14 @@ class Response:
             self.headers.append((name, value))
 
 
+def decoded(data: bytes) -> Any:
+    """``data`` as JSON, or None when it is not JSON (a rewrite leaves such bodies be)."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 RequestRewrite = Callable[[Request], None]
 ResponseRewrite = Callable[[Response], None]
 
@@ -62,7 +71,6 @@ class PlantedBug:
     name: str
     request: RequestRewrite | None = None
     response: ResponseRewrite | None = None
-    rewritten: list[str] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

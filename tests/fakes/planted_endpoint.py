@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.session import Finished, Started, TextDelta, Usage
 from tests.fakes.fake_gateway import Step
-from tests.fakes.planted_bugs import Request, Response
+from tests.fakes.planted_bugs import Request, Response, decoded
 
 LEASE_SCRIPT: tuple[Step, ...] = (
     Started(provider="claude"),
@@ -37,10 +37,7 @@ class EndpointBug:
 
 
 def _json_body(request: Request) -> dict[str, Any] | None:
-    try:
-        body = json.loads(request.body)
-    except ValueError:
-        return None
+    body = decoded(request.body)
     return body if isinstance(body, dict) else None
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import jwt
 
-from tests.fakes.planted_bugs import Request, Response
+from tests.fakes.planted_bugs import Request, Response, decoded
 
 STREAM = "/api/v1/events/stream"
 PUBLISH = "/api/v1/events"
@@ -37,16 +37,9 @@ def _query(request: Request) -> list[tuple[str, str]]:
     return parse_qsl(request.query.decode(), keep_blank_values=True)
 
 
-def _json(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
-
-
 def _lines(response: Response) -> list[Any]:
     """The stream's lines, each a parsed event (or the bytes of a blank line)."""
-    return [_json(line) if line.strip() else line for line in response.body.split(b"\n")]
+    return [decoded(line) if line.strip() else line for line in response.body.split(b"\n")]
 
 
 def _set_lines(response: Response, lines: list[Any]) -> None:
@@ -76,7 +69,7 @@ def _forbidden_allowed(response: Response) -> None:
     """A 403 becomes a 202 with a made-up receipt, or an empty 200 stream."""
     if response.status != 403:
         return
-    body = _json(response.request.body)
+    body = decoded(response.request.body)
     if response.request.path == STREAM:
         response.status, response.body = 200, b""
         response.set_header(b"content-type", b"application/x-ndjson")
@@ -115,7 +108,7 @@ def _camel_dropped(response: Response) -> None:
 def _created_at_dropped(response: Response) -> None:
     if response.request.path not in (PUBLISH, BATCH) or response.status != 202:
         return
-    body = _json(response.body)
+    body = decoded(response.body)
     for receipt in body if isinstance(body, list) else [body]:
         if isinstance(receipt, dict):
             receipt.pop("created_at", None)
@@ -140,7 +133,7 @@ class _CallerIdentity:
     def request(self, request: Request) -> None:
         if request.path not in (PUBLISH, BATCH):
             return
-        body = _json(request.body)
+        body = decoded(request.body)
         for envelope in body if isinstance(body, list) else [body]:
             if isinstance(envelope, dict) and "identity_id" in envelope:
                 self.claimed[str(envelope.get("name"))] = envelope["identity_id"]

@@ -22,6 +22,7 @@ import openai
 import trio
 
 from tests.actors.sessions import children_environ
+from tests.processes import running_descendants
 
 ASM = str(Path(sys.executable).with_name("asm"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,29 +130,9 @@ def closed_port() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def descendants(pid: int) -> list[int]:
-    """The running descendants of ``pid``, read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] not in ("Z", "X"):
-                parents[int(entry.name)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
-
-
 async def settled(server: Served, expected: int = 0, seconds: float = LADDER) -> list[int]:
     """Wait up to ``seconds`` for asm serve to have ``expected`` descendants; those it has."""
     with trio.move_on_after(seconds):
-        while len(descendants(server.process.pid)) != expected:  # noqa: ASYNC110
+        while len(running_descendants(server.process.pid)) != expected:  # noqa: ASYNC110
             await trio.sleep(0.05)
-    return descendants(server.process.pid)
+    return running_descendants(server.process.pid)

@@ -22,13 +22,13 @@ import trio
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes.fake_anthropic import FakeAnthropic, Script
+from tests.processes import running_descendants
 from tests.real_cli import served
 from tests.real_cli.served import (
     ASM,
     LADDER,
     Served,
     closed_port,
-    descendants,
     provider_toml,
     serve,
     settled,
@@ -121,9 +121,9 @@ async def test_a_parked_amp_reads_its_prompt_and_a_stream_fails_cleanly(
             parked = await settled(server, 1, seconds=30)
             error, envelope, seconds = refused(client, stream=True)
             with trio.move_on_after(LADDER):
-                while set(parked) & set(descendants(server.process.pid)):  # noqa: ASYNC110
+                while set(parked) & set(running_descendants(server.process.pid)):  # noqa: ASYNC110
                     await trio.sleep(0.05)
-            still = set(parked) & set(descendants(server.process.pid))
+            still = set(parked) & set(running_descendants(server.process.pid))
     assert len(parked) == 1
     assert error.status_code == 503 and envelope["code"] == "unreachable"
     assert seconds < FIRST_EVENT

@@ -30,10 +30,11 @@ import httpx
 import pytest
 import trio
 
+from benchmarks._measure import status_kib
 from contracts.providers import PROFILES
 from tests.actors.sessions import children_environ, fake_environ
 from tests.fakes.fake_cli import DEFAULT_MODELS, PROVIDERS
-from tests.processes import alive, gone_within
+from tests.processes import alive, descendants, gone_within, process_table
 from tests.soak.events_load import EventsLoad
 from tests.soak.report import ProcessResult, render
 from tests.soak.traffic import Lease, Target, Traffic
@@ -69,42 +70,19 @@ keepalive_seconds = 15
 """
 
 
-def _table() -> dict[int, tuple[int, str]]:
-    """pid → (parent pid, state) of every process, from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                table[int(entry.name)] = (int(fields[1]), fields[0])
-    return table
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """pid → state of every descendant of ``pid`` (zombies included)."""
-    table, found, frontier = _table(), {}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, (ppid, state) in table.items():
-            if ppid == parent and child not in found:
-                found[child] = state
-                frontier.append(child)
-    return found
-
-
 def _rss(pid: int) -> int:
     """The resident set of ``pid`` in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
+    kib = status_kib(pid, "VmRSS")
+    if not kib:
+        raise AssertionError(f"no VmRSS for {pid}")
+    return kib * 1024
 
 
 def _reap_adopted(pids: set[int] | None = None) -> int:
     """Reap dead orphans re-parented to this test runner (conftest makes it a subreaper),
     ``pids`` only or all; how many. Only init would reap them outside a test run."""
     me, reaped = os.getpid(), 0
-    for pid, (ppid, state) in _table().items():
+    for pid, (ppid, state, _) in process_table().items():
         if ppid == me and state == "Z" and (pids is None or pid in pids):
             with contextlib.suppress(ChildProcessError):
                 reaped += os.waitpid(pid, os.WNOHANG)[0] == pid
@@ -178,7 +156,7 @@ class Served:
     async def kill(self) -> set[int]:
         """SIGKILL the server; the pids its tree had at that moment (itself excluded)."""
         assert self.process is not None
-        tree = set(_descendants(self.process.pid))
+        tree = set(descendants(self.process.pid))
         self.process.kill()
         await self.process.wait()
         return tree
@@ -215,7 +193,7 @@ class Memory:
 
 def _clis(served: Served) -> tuple[int, int]:
     """(live CLI processes, unreaped zombies) under the server."""
-    tree = _descendants(served.pid)
+    tree = {pid: row.state for pid, row in descendants(served.pid).items()}
     return sum(state != "Z" for state in tree.values()), sum(
         state == "Z" for state in tree.values()
     )
@@ -235,7 +213,7 @@ async def _settle(served: Served, parked: int) -> tuple[int, int]:
 @pytest.mark.timeout(SOAK_SECONDS + 240)
 async def test_soak_every_fault_mode_concurrent_events_and_a_kill_9(tmp_path: Path) -> None:
     seed = int(os.environ.get("ASM_SOAK_SEED", random.randrange(1 << 32)))
-    began, before = trio.current_time(), set(_descendants(os.getpid()))
+    began, before = trio.current_time(), set(descendants(os.getpid()))
     served, target = Served(tmp_path), Target()
     traffic, memory = Traffic(target, random.Random(seed)), Memory(served)
     try:
@@ -274,10 +252,10 @@ async def test_soak_every_fault_mode_concurrent_events_and_a_kill_9(tmp_path: Pa
         memory.peak = max(memory.peak, rss_end)
         result = await events.check()
         exit_code = await served.stop()
-        await gone_within(sorted(set(_descendants(os.getpid())) - before), 10.0)
+        await gone_within(sorted(set(descendants(os.getpid())) - before), 10.0)
         left = sorted(
-            pid for pid, state in _descendants(os.getpid()).items()
-            if pid not in before and state != "Z"
+            pid for pid, row in descendants(os.getpid()).items()
+            if pid not in before and row.state != "Z"
         )  # fmt: skip
         adopted += _reap_adopted()
         log = served.log.read_text()

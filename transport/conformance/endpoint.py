@@ -14,6 +14,7 @@ named refusal; response rules post bodies from ``contracts.testing.openai.chat_r
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from typing import Any
 
@@ -346,8 +347,8 @@ def check_endpoint(
     base_url: str, token: str, budget: Budget | None = None, *, timeout: float = 120.0
 ) -> list[Outcome]:
     """Run every endpoint rule against ``base_url`` (the OpenAI base URL) with ``token``."""
-    base = budget or Budget()
-    budget = Budget(base.scale, base.seed, (*base.secrets, token))
+    budget = budget or Budget()
+    budget = dataclasses.replace(budget, secrets=(*budget.secrets, token))
     with open_client(timeout) as http:
         target = EndpointTarget(base_url.rstrip("/"), token, http)
         return run_rules(endpoint_rules(target), budget)
