@@ -5,7 +5,7 @@ else PATH (SPEC §4.1). An executable that cannot be found is kept as its bare n
 the session fails the usual way, with ``Failed(kind="not_installed")``::
 
     spec = session_spec("claude", "claude-sonnet-4-5", Config(), work_root="/tmp")
-    spec.argv[:2]   # ('/usr/local/bin/claude', '-p')
+    spec.executable   # '/usr/local/bin/claude'
 """
 
 from __future__ import annotations
@@ -58,9 +58,11 @@ def session_spec(
     return SessionSpec(
         driver=cli,
         model=model,
-        argv=cli.argv(executable, model, settings.extra_args),
+        executable=executable,
         env=scrubbed_environment(environ, cli.profile, fixed=cli.fixed_env(), extra=settings.env),
         work_root=work_root,
+        extra_args=settings.extra_args,
+        persona=settings.persona,
         timers=Timers(
             first_event=sessions.first_event_timeout,
             idle=sessions.idle_timeout,

@@ -9,7 +9,7 @@ HTTP app uses (it satisfies ``transport.endpoint_gateway.LeaseGateway``)::
 
     descriptor, compatibility = await registry.ensure_endpoint(request)
     lease = registry.lease(descriptor.lease_ref)
-    async with lease.stream("Say hi") as events: ...
+    async with lease.stream(Conversation.from_prompt("Say hi")) as events: ...
     await registry.release_endpoint(descriptor.lease_ref)
 """
 
@@ -32,6 +32,7 @@ from actors.pool import WarmPool
 from actors.session import Session, SessionSpec
 from actors.supervisor import ChildSpec, DynamicSupervisor, Restart
 from contracts.compatibility import resolve
+from contracts.conversation import Conversation
 from contracts.endpoint import (
     CompatibilityResult,
     ConsumerManifest,
@@ -104,19 +105,23 @@ class LeaseActor:
         return hmac.compare_digest(token.encode(), self.token.encode())
 
     @asynccontextmanager
-    async def stream(self, prompt: str) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
+    async def stream(
+        self, conversation: Conversation
+    ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion on this lease (see :meth:`Session.stream`)."""
         if self._ended:
             raise LeaseGone(self.lease_ref)
         if len(self._inflight) >= self._policy.max_sessions:
             raise LeaseBusy(f"{self.lease_ref} runs {self._policy.max_sessions} sessions")
         session = await (
-            self._pool.acquire() if self._pool is not None else self._start_session(self._spec)
+            self._pool.acquire(conversation)
+            if self._pool is not None
+            else self._start_session(self._spec)
         )
         self._inflight.add(session)
         self._touch()
         try:
-            async with session.stream(prompt) as events:
+            async with session.stream(conversation) as events:
                 yield events
         finally:
             self._inflight.discard(session)

@@ -7,19 +7,26 @@ the pool only asks for them (``start``) and keeps ``size`` of them parked::
 
     pool = WarmPool(spec, size=1, start=start_session)
     await nursery.start(pool.run)
-    session = await pool.acquire()          # parked if one is ready, else a cold start
-    events = session.submit("Say hi")
+    session = await pool.acquire(chat)      # parked if one can take it, else a cold start
+    events = session.submit(chat)
 
 A taken session is replaced at once; a parked one that dies is replaced after an
 exponential back-off (so a CLI that cannot start does not spin); when the pool stops
 (its lease is released) every parked session is cancelled and reaped before ``run``
 returns.
 
-Some CLIs give up waiting for stdin (claude 2.1.197 after 3 s: its profile's
-``stdin_wait_seconds``). The pool retires such a session a little before that, and then
-parks again only once a request takes a session: a lease that is used often keeps its
-warm start; an idle one costs nothing, instead of a new CLI (218 MB for claude) every
-few seconds.
+A parked process must be able to take whatever it is asked: claude takes its system
+prompt and history on stdin, codex reads them from a transcript written after it
+started, so both park. A conversation a parked process cannot take (codex with a JSON
+Schema, which is on its command line) gets a fresh session; a CLI that reads its
+conversation as it starts (gemini) is never parked.
+
+Some CLIs give up waiting for stdin (claude with text input after 3 s, gemini after
+0.5 s: the profile's ``stdin_wait_seconds``). The pool retires such a session a little
+before that, and then parks again only once a request takes a session: a lease that is
+used often keeps its warm start; an idle one costs nothing, instead of a new CLI every
+few seconds. A retired session is withdrawn at once, so it is never handed out while it
+shuts down.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from actors.session import Session, SessionSpec
+from contracts.conversation import Conversation
 
 __all__ = ["WarmPool"]
 
@@ -52,7 +60,7 @@ class WarmPool:
         max_park: float | None = None,
     ) -> None:
         self.spec = spec
-        self.size = size
+        self.size = size if spec.driver.parks else 0
         self._start = start
         self._parked: list[Session] = []
         self._retired: set[Session] = set()
@@ -68,12 +76,13 @@ class WarmPool:
         """How many sessions are parked right now."""
         return sum(1 for session in self._parked if session.parked)
 
-    async def acquire(self) -> Session:
-        """A parked session when one is ready, else a freshly started (cold) one."""
+    async def acquire(self, conversation: Conversation) -> Session:
+        """A parked session that can take ``conversation``, else a freshly started one."""
         self._idle = False
-        while self._parked:
-            session = self._parked.pop(0)
-            if session.parked:
+        self._parked = [session for session in self._parked if session.parked]
+        for session in self._parked:
+            if session.takes(conversation):
+                self._parked.remove(session)
                 self._wake.set()
                 return session
         self._wake.set()
@@ -112,7 +121,7 @@ class WarmPool:
         if session in self._parked and session.parked:
             self._retired.add(session)
             self._idle = True
-            session.cancel()
+            session.withdraw()
 
     async def _watch(self, session: Session, since: float) -> None:
         await session.ended.wait()

@@ -10,18 +10,27 @@ Every session runs in a directory of its own, removed afterwards::
 Inside: ``work/`` (the CLI's working directory: empty, so no project settings, ``.env``
 or repository is found there), ``tmp/`` (its TMPDIR) and, with ``isolate_home``,
 ``home/`` holding read-only copies of the CLI's login files and nothing else of the
-operator's home.
+operator's home. Beside them go what the provider's driver asks for
+(``contracts.providers._delivery``): the files a CLI reads at start-up and later (a
+system prompt, a transcript), and links to the login files it must find at a path of
+its own (codex's private ``CODEX_HOME``)::
+
+    sandbox.place(launch, copy_links=False)   # before the spawn
+    sandbox.write(delivery.files)             # once the conversation is known
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import trio
+
+from contracts.providers import Launch
 
 __all__ = ["Sandbox", "redact", "seed_home"]
 
@@ -61,6 +70,42 @@ class Sandbox:
             home = seed_home(self.root / "home", operator_home, credential_files)
             result["HOME"] = str(home)
         return result
+
+    def place(self, launch: Launch, *, copy_links: bool) -> None:
+        """Make ``launch``'s directories, write its files and link its login files.
+
+        A login file is a symlink to the operator's (so a CLI that refreshes its token
+        writes it back), or a read-only copy with ``copy_links`` (an isolated home). A
+        source that does not exist is left out: the CLI then logs in another way.
+        """
+        for relative in launch.dirs:
+            self._inside(relative).mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.write(launch.files)
+        for relative, source in launch.links:
+            target, origin = self._inside(relative), Path(source)
+            if not origin.is_file():
+                continue
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if copy_links:
+                shutil.copyfile(origin, target)
+                target.chmod(0o400)
+            else:
+                target.symlink_to(origin)
+
+    def write(self, files: Mapping[str, bytes]) -> None:
+        """Write ``files`` (paths relative to the sandbox) with mode 0600."""
+        for relative, content in files.items():
+            target = self._inside(relative)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(content)
+
+    def _inside(self, relative: str) -> Path:
+        parts = PurePosixPath(relative).parts
+        if not parts or relative.startswith("/") or ".." in parts:
+            raise ValueError(f"not a path inside the sandbox: {relative!r}")
+        return self.root.joinpath(*parts)
 
     async def remove(self) -> None:
         """Remove the sandbox, in a thread: even an empty directory can hold the loop for ms."""

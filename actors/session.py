@@ -2,16 +2,20 @@
 
 A :class:`SessionActor` is a temporary child of the session supervisor. It spawns the
 CLI in a private directory with a scrubbed environment, reports a :class:`Session`
-handle as soon as the process exists (so a warm pool can park it on stdin), waits for
-a prompt, writes it and closes stdin, then turns stdout lines into session events with
-the provider's decoder under three timers. However the run ends — a result, a timer, a
-broken line, the consumer going away, the system stopping — the shielded shutdown
-ladder reaps the whole process group before the actor returns, and exactly one
-``Finished`` or ``Failed`` is the last event the consumer sees (if it is still there)::
+handle as soon as the process exists (so a warm pool can park it before anyone asks it
+anything), waits for a conversation, gives it to the CLI the way the provider's driver
+says (files in the private directory, stdin writes, waiting for the CLI's
+acknowledgement between two), then turns stdout lines into session events with the
+provider's decoder under three timers. A CLI that reads its conversation as it starts
+(gemini) is spawned only once the conversation is there. However the run ends — a
+result, a timer, a broken line, the consumer going away, the system stopping — the
+shielded shutdown ladder reaps the whole process group before the actor returns, and
+exactly one ``Finished`` or ``Failed`` is the last event the consumer sees (if it is
+still there)::
 
     async with trio.open_nursery() as nursery:
         session = await nursery.start(SessionActor(spec).run)
-        events = await session.submit("Say hi")
+        events = session.submit(Conversation.from_prompt("Say hi"))
         async for event in events:
             print(event)
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -44,9 +49,11 @@ from actors.child_process import (
     signal_group,
     spawn,
 )
+from actors.probes import PROBES
 from actors.sandbox import Sandbox, redact
 from actors.session_handle import EVENT_BUFFER, Session, SessionEnded
-from contracts.providers import CliDriver
+from contracts.conversation import Conversation
+from contracts.providers import CliDriver, Delivery, Launch, LaunchRequest, Persona, Workspace
 from contracts.session import (
     Failed,
     Finished,
@@ -80,19 +87,37 @@ class Timers:
 class SessionSpec:
     """Everything one run needs; built by :func:`actors.launch.session_spec`.
 
-    ``env`` is already scrubbed (SPEC §4.3); the actor adds only HOME (when
-    ``isolate_home``) and TMPDIR, both pointing into the session's private directory.
+    ``env`` is already scrubbed (SPEC §4.3); the actor adds HOME (when
+    ``isolate_home``), TMPDIR and whatever the driver's launch adds, all pointing into
+    the session's private directory.
     """
 
     driver: CliDriver
     model: str
-    argv: tuple[str, ...]
+    executable: str
     env: Mapping[str, str]
     work_root: str
+    extra_args: tuple[str, ...] = ()
+    persona: Persona = "completion"
     timers: Timers = field(default_factory=Timers)
     ladder: Ladder = field(default_factory=Ladder)
     isolate_home: bool = False
     operator_home: str | None = None
+
+    def launch_request(
+        self, workspace: Workspace, conversation: Conversation | None
+    ) -> LaunchRequest:
+        """What the driver builds this run's launch from."""
+        return LaunchRequest(
+            executable=self.executable,
+            model=self.model,
+            workspace=workspace,
+            extra_args=self.extra_args,
+            conversation=conversation,
+            persona=self.persona,
+            environ=self.env,
+            home=self.operator_home,
+        )
 
 
 class ProcessLedger(Protocol):
@@ -115,9 +140,11 @@ class SessionActor:
         self._counted: Literal["no", "live", "ended"] = "no"
         self.session = Session(provider=spec.driver.profile.id, model=spec.model)
         self._decoder = spec.driver.decoder()
+        self._acked = trio.Event()  # set (and renewed) each time the CLI acknowledges
         self._stderr = StderrTail()
         self._started_sent = False
         self._closed = False
+        self._unread: Failed | None = None  # the CLI did not read its stdin in time
 
     async def run(
         self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
@@ -125,28 +152,44 @@ class SessionActor:
         """Spawn, report the handle, converse, reap. Never raises for a CLI's failure."""
         session = self.session
         sandbox = Sandbox.create(self.spec.work_root, session.provider)
+        workspace = Workspace(str(sandbox.root), str(uuid.uuid4()))
         try:
             with session._scope:
-                await self._run_in(sandbox, task_status)
+                await self._run_in(sandbox, workspace, task_status)
         finally:
             await sandbox.remove()
             session._events[0].close()
             session.reaped.set()
             session.ended.set()
 
-    async def _run_in(self, sandbox: Sandbox, task_status: trio.TaskStatus[Session]) -> None:
-        session = self.session
-        try:
-            child = await spawn(self.spec.argv, env=self._environment(sandbox), cwd=sandbox.cwd)
-        except OSError as exc:
+    async def _run_in(
+        self, sandbox: Sandbox, workspace: Workspace, task_status: trio.TaskStatus[Session]
+    ) -> None:
+        session, driver = self.session, self.spec.driver
+        conversation: Conversation | None = None
+        if not driver.parks:
+            # It reads its conversation as it starts: spawn once there is one.
             task_status.started(session)
-            await self._fail_before_start(exc)
+            conversation = await self._next_conversation()
+            if conversation is None:
+                return
+        request = self.spec.launch_request(workspace, conversation)
+        try:
+            request, launch = await self._launch(request, sandbox)
+            env = self._environment(sandbox, launch)
+            child = await spawn(launch.argv, env=env, cwd=sandbox.cwd)
+        except OSError as exc:
+            if conversation is None:
+                task_status.started(session)
+            await self._fail_before_start(exc, launch_argv=request.executable, known=conversation)
             return
         session.pid = child.pid
         if self._ledger is not None:
             self._ledger.record(child.pgid)
         log.debug("%s session spawned, pid %d", session.provider, child.pid)
-        task_status.started(session)
+        if conversation is None:
+            session.takes = lambda chat: not driver.needs_launch(chat)
+            task_status.started(session)
         tail = self._stderr = StderrTail()
         lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](EVENT_BUFFER)
         drains = trio.CancelScope(shield=True)  # drains outlive a cancellation until reaped
@@ -156,7 +199,7 @@ class SessionActor:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._drain, drains, child, lines_send, tail)
                 try:
-                    ending = await self._converse(child, lines)
+                    ending = await self._converse(child, lines, request, sandbox, conversation)
                 except BaseException as exc:
                     if _is_cancellation(exc):
                         ending = Failed(
@@ -178,6 +221,24 @@ class SessionActor:
                 session._events[0].close()
                 session.reaped.set()
 
+    async def _launch(
+        self, request: LaunchRequest, sandbox: Sandbox
+    ) -> tuple[LaunchRequest, Launch]:
+        """The driver's launch, its probe answered, placed in the sandbox."""
+        driver, copy = self.spec.driver, self.spec.isolate_home
+        launch = driver.launch(request)
+        probe = driver.probe_argv(request.executable)
+        if probe is not None:
+            sandbox.place(launch, copy_links=copy)
+            output = await PROBES.output(
+                probe, env=self._environment(sandbox, launch), cwd=sandbox.cwd
+            )
+            if output is not None:
+                request = msgspec.structs.replace(request, probe=output)
+                launch = driver.launch(request)
+        sandbox.place(launch, copy_links=copy)
+        return request, launch
+
     async def _drain(
         self,
         scope: trio.CancelScope,
@@ -190,18 +251,26 @@ class SessionActor:
                 nursery.start_soon(read_lines, child.stdout, lines)
                 nursery.start_soon(tail.drain, child.stderr)
 
-    def _environment(self, sandbox: Sandbox) -> dict[str, str]:
+    def _environment(self, sandbox: Sandbox, launch: Launch) -> dict[str, str]:
         spec = self.spec
-        return sandbox.environment(
+        env = sandbox.environment(
             spec.env,
             isolate_home=spec.isolate_home,
             operator_home=spec.operator_home,
             credential_files=spec.driver.credential_files,
         )
+        env.update(launch.env)
+        return env
 
-    async def _await_prompt(self, child: ChildProcess) -> str | None:
-        """The prompt, or None when the parked process exits (or is cancelled) first."""
-        prompt: str | None = None
+    async def _next_conversation(self) -> Conversation | None:
+        """The submitted conversation, or None when the session ends before it comes."""
+        with contextlib.suppress(trio.EndOfChannel):
+            return await self.session._prompts[1].receive()
+        return None
+
+    async def _await_prompt(self, child: ChildProcess) -> Conversation | None:
+        """The conversation, or None when the parked process exits (or is cancelled) first."""
+        conversation: Conversation | None = None
         async with trio.open_nursery() as race:
 
             async def watch_exit() -> None:
@@ -209,37 +278,58 @@ class SessionActor:
                 race.cancel_scope.cancel()
 
             race.start_soon(watch_exit)
-            with contextlib.suppress(trio.EndOfChannel):
-                prompt = await self.session._prompts[1].receive()
+            conversation = await self._next_conversation()
             race.cancel_scope.cancel()
-        return prompt
+        return conversation
 
     async def _converse(
-        self, child: ChildProcess, lines: trio.MemoryReceiveChannel[bytes | LineTooLong]
+        self,
+        child: ChildProcess,
+        lines: trio.MemoryReceiveChannel[bytes | LineTooLong],
+        request: LaunchRequest,
+        sandbox: Sandbox,
+        conversation: Conversation | None,
     ) -> Failed | None:
-        """Prompt in, events out. Returns our own Failed, or None to let the decoder end."""
+        """Conversation in, events out. Returns our own Failed, or None to let the decoder end."""
         provider = self.session.provider
-        prompt = await self._await_prompt(child)
-        if prompt is None:
+        if conversation is None:
+            conversation = await self._await_prompt(child)
+        if conversation is None:
             return Failed(kind="crashed", message=f"{provider} exited before it got a prompt")
-        timers, submitted = self.spec.timers, trio.current_time()
-        # A CLI that never reads its stdin must not hold the run: the write is timed too.
-        with trio.move_on_at(submitted + timers.first_event) as writing:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await child.stdin.send_all(prompt.encode("utf-8", errors="replace"))
-                await child.stdin.aclose()
-        if writing.cancelled_caught:
-            return Failed(
-                kind="timeout",
-                message=f"{provider} did not read its prompt within {timers.first_event:g} s",
-            )
+        delivery = self.spec.driver.deliver(conversation, request)
+        sandbox.write(delivery.files)
+        self._decoder = self.spec.driver.decoder(delivery.acks)
+        submitted = trio.current_time()
         async with trio.open_nursery() as nursery:
             # The leader may exit while a helper it left still holds stdout open; sweep
             # the group at once so stdout ends and the decoder can classify the exit.
             nursery.start_soon(_sweep_group_on_exit, child)
+            nursery.start_soon(self._write_input, child, delivery, submitted)
             ending = await self._read_events(lines, submitted)
             nursery.cancel_scope.cancel()
-        return ending
+        return self._unread or ending
+
+    async def _write_input(self, child: ChildProcess, delivery: Delivery, since: float) -> None:
+        """Write the delivery's steps to stdin, each after the CLI acknowledged the last.
+
+        A CLI that never reads its stdin must not hold the run: the writes have until the
+        first-event deadline, and missing it ends the run as a timeout.
+        """
+        limit = self.spec.timers.first_event
+        with trio.move_on_at(since + limit) as writing:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                for number, step in enumerate(delivery.steps):
+                    while self._decoder.acks < number:
+                        await self._acked.wait()
+                    await child.stdin.send_all(step)
+                if not delivery.hold_stdin:
+                    await child.stdin.aclose()
+        if writing.cancelled_caught:
+            provider = self.session.provider
+            self._unread = Failed(
+                kind="timeout",
+                message=f"{provider} did not read its prompt within {limit:g} s",
+            )
 
     async def _read_events(
         self, lines: trio.MemoryReceiveChannel[bytes | LineTooLong], now: float
@@ -270,6 +360,7 @@ class SessionActor:
                     )
                 if isinstance(item, LineTooLong):
                     return Failed(kind="output_too_large", message=f"{provider}: {item}")
+                acks = decoder.acks
                 for event in decoder.feed(item):
                     if isinstance(event, Failed):
                         return event
@@ -277,6 +368,9 @@ class SessionActor:
                         retrying = event
                     answered = answered or isinstance(event, _ANSWER_EVENTS)
                     await self._emit(event)
+                if decoder.acks != acks:
+                    self._acked.set()
+                    self._acked = trio.Event()
                 if decoder.done:
                     if decoder.succeeded:
                         # The answer is decided: send it now, reap after.
@@ -306,17 +400,18 @@ class SessionActor:
             self.session.cancel()
             await trio.lowlevel.checkpoint()
 
-    async def _fail_before_start(self, exc: OSError) -> None:
-        """The executable could not run: the prompt gets ``Failed(not_installed)``."""
-        executable = self.spec.argv[0] if self.spec.argv else "?"
+    async def _fail_before_start(
+        self, exc: OSError, *, launch_argv: str, known: Conversation | None
+    ) -> None:
+        """The executable could not run: the conversation gets ``Failed(not_installed)``."""
         failed = Failed(
             kind="not_installed",
-            message=f"{self.session.provider}: cannot run {executable!r}: {exc.strerror or exc}",
+            message=f"{self.session.provider}: cannot run {launch_argv!r}: {exc.strerror or exc}",
         )
-        with contextlib.suppress(trio.EndOfChannel):
-            await self.session._prompts[1].receive()
-            self._started_sent = True  # nothing started: the failure is the only event
-            await self._send_closing([failed])
+        if known is None and await self._next_conversation() is None:
+            return
+        self._started_sent = True  # nothing started: the failure is the only event
+        await self._send_closing([failed])
 
     def _unreachable(self, seconds: float, notice: str) -> Failed:
         """A CLI that only retried until the first-event deadline: its service is out of

@@ -58,7 +58,8 @@ from contracts.endpoint import (
     EndpointDescriptor,
     InferenceRequest,
 )
-from contracts.prompt import normalize_messages, normalize_prompt
+from contracts.conversation import Conversation
+from contracts.prompt import conversation_from_messages, conversation_from_prompt
 from contracts.session import Failed, Finished, FinishReason, SessionEvent, Usage
 from transport.endpoint_app import create_endpoint_app
 from transport.events_app import create_events_app, events_capabilities
@@ -67,8 +68,9 @@ from transport.metrics import Metrics
 
 __all__ = ["Completion", "SessionFailed", "System", "open_system"]
 
-Prompt = str | Sequence[Mapping[str, object]]
-"""A prompt: plain text, or OpenAI-style chat messages (normalized as SPEC §3.2)."""
+Prompt = str | Sequence[Mapping[str, object]] | Conversation
+"""A prompt: plain text, OpenAI-style chat messages (mapped as SPEC §3.2 says), or a
+:class:`~contracts.conversation.Conversation` (with its request options)."""
 
 
 @dataclass(frozen=True)
@@ -198,10 +200,10 @@ class System:
         assert self._lease_supervisor is not None, "the system is not running"
         return self._lease_supervisor
 
-    async def _session_for(self, provider: str, model: str) -> Session:
+    async def _session_for(self, provider: str, model: str, conversation: Conversation) -> Session:
         pool = self._warm.get((provider, model))
         if pool is not None:
-            return await pool.acquire()
+            return await pool.acquire(conversation)
         return await self.start_session(self.spec(provider, model))
 
     @asynccontextmanager
@@ -209,9 +211,9 @@ class System:
         self, provider: str, model: str, prompt: Prompt
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion and read its events: see :meth:`Session.stream`."""
-        text = _prompt_text(prompt)
-        session = await self._session_for(provider, model)
-        async with session.stream(text) as events:
+        conversation = _conversation(prompt)
+        session = await self._session_for(provider, model, conversation)
+        async with session.stream(conversation) as events:
             yield events
 
     async def query(self, provider: str, model: str, prompt: Prompt) -> Completion:
@@ -276,10 +278,12 @@ class System:
             task_status.started(self._pools)
 
 
-def _prompt_text(prompt: Prompt) -> str:
+def _conversation(prompt: Prompt) -> Conversation:
+    if isinstance(prompt, Conversation):
+        return prompt
     if isinstance(prompt, str):
-        return normalize_prompt(prompt)
-    return normalize_messages(prompt)
+        return conversation_from_prompt(prompt)
+    return conversation_from_messages(prompt)
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ the session logs never print a provider's environment.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -44,7 +44,9 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     ``executable`` is used when ``ASM_<PROVIDER>_BIN`` is unset (SPEC §4.1);
     ``extra_args`` go after the completion-only flags (e.g. a codex model provider);
     ``env`` is added to the scrubbed environment (e.g. a base URL); ``pool_size`` parked
-    sessions are kept per lease (SPEC §4.5).
+    sessions are kept per lease (SPEC §4.5). ``persona``: ``completion`` (the default) gives
+    the model the client's system prompt in place of the CLI's agent persona; ``agent``
+    keeps the CLI's own system prompt, the client's system text added to it.
     """
 
     executable: str | None = None
@@ -52,6 +54,7 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     env: dict[str, str] = {}
     isolate_home: bool = False
     pool_size: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
+    persona: Literal["completion", "agent"] = "completion"
 
 
 class SessionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -2,10 +2,11 @@
 
 Three pure pieces, shared by the HTTP edge and the conformance harness:
 - the request rules (SPEC §3.2): :func:`validate_chat_request` turns a raw body into a
-  :class:`ValidChatRequest` or raises :class:`OpenAIRequestError` carrying the status and
-  the OpenAI error envelope. Fields a CLI cannot honour (temperature, max_tokens, …) are
-  accepted and ignored because clients send them by default; tools are refused because a
-  completion endpoint must never run an agent loop;
+  :class:`ValidChatRequest` (the client's :class:`~contracts.conversation.Conversation`
+  and the parameters it carries) or raises :class:`OpenAIRequestError` carrying the
+  status and the OpenAI error envelope. Parameters the lease's CLI cannot honour are
+  accepted and named (:mod:`contracts.openai_params`) because clients send them by
+  default; tools are refused because a completion endpoint must never run an agent loop;
 - the response shapes and the streaming framing live beside it, in
   :mod:`contracts.openai_responses`;
 - the failure mapping: which HTTP status a failed session answers, and which statuses
@@ -13,7 +14,7 @@ Three pure pieces, shared by the HTTP edge and the conformance harness:
 
 Typical use at the edge::
 
-    valid = validate_chat_request(body, pinned_model="claude-sonnet-4-5")
+    valid = validate_chat_request(body, pinned_model="claude-sonnet-4-5", profile=CLAUDE)
     status = failure_status("timeout")  # 504, with should_retry(504) False
 """
 
@@ -24,8 +25,11 @@ from typing import Annotated
 
 import msgspec
 
-from contracts.prompt import PromptError, normalize_messages
-from contracts.session import FailedKind, FinishReason
+from contracts.conversation import Conversation
+from contracts.openai_params import ParameterError, RequestParameters, request_options
+from contracts.prompt import PromptError, conversation_from_messages
+from contracts.providers._profile import ProviderProfile
+from contracts.session import FailedKind
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -40,15 +44,17 @@ class StreamOptions(msgspec.Struct, frozen=True):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(msgspec.Struct, frozen=True):
+class ChatCompletionRequest(RequestParameters, frozen=True):
     """The fields of a chat-completions body that the rules look at.
 
-    Every other field, standard (temperature, stop, seed, …) or not, is ignored on decode.
-    ``tools``, ``functions`` and ``tool_choice`` are typed ``object`` so that any value of
-    them is refused as tools rather than as a type error.
+    The request parameters (temperature, stop, response_format, …) come from
+    :class:`~contracts.openai_params.RequestParameters`; every other field, standard
+    (penalties, user, metadata, …) or not, is ignored on decode. ``tools``, ``functions``
+    and ``tool_choice`` are typed ``object`` so that any value of them is refused as tools
+    rather than as a type error.
     """
 
-    messages: list[dict[str, object]]
+    messages: list[dict[str, object]] = msgspec.field(default_factory=list)
     model: str | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -59,11 +65,16 @@ class ChatCompletionRequest(msgspec.Struct, frozen=True):
 
 
 class ValidChatRequest(msgspec.Struct, frozen=True):
-    """What the endpoint needs from a request that passed every rule."""
+    """What the endpoint needs from a request that passed every rule.
 
-    prompt: str
+    ``ignored`` names the request parameters the lease's CLI cannot pass on (the
+    ``x-asm-ignored-params`` header); ``conversation.options`` holds the ones it can.
+    """
+
+    conversation: Conversation
     stream: bool
     include_usage: bool
+    ignored: tuple[str, ...] = ()
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
@@ -115,11 +126,14 @@ _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING_FIELD = re.compile(r"missing required field `(?P<field>[^`]+)`")
 
 
-def validate_chat_request(body: bytes, pinned_model: str) -> ValidChatRequest:
+def validate_chat_request(
+    body: bytes, pinned_model: str, profile: ProviderProfile | None = None
+) -> ValidChatRequest:
     """Apply the request rules of SPEC §3.2 to a raw chat-completions body.
 
     ``validate_chat_request(b'{"messages":[{"role":"user","content":"Hi"}]}', "m")``
-    returns ``ValidChatRequest(prompt="user: Hi", stream=False, include_usage=False)``.
+    returns a :class:`ValidChatRequest` whose conversation is one user turn, "Hi".
+    ``profile`` is the lease's provider: which parameters it honours (None: none).
     Any refusal raises :class:`OpenAIRequestError` (413 for a body over 1 MiB, else 400);
     nothing else is ever raised.
     """
@@ -138,15 +152,19 @@ def validate_chat_request(body: bytes, pinned_model: str) -> ValidChatRequest:
     except RecursionError:
         raise OpenAIRequestError(400, "the request body nests too deeply") from None
     _check_fields(request, pinned_model)
+    if "messages" not in raw:
+        raise OpenAIRequestError(400, "Object missing required field `messages`", param="messages")
     try:
-        prompt = normalize_messages(request.messages)
-    except PromptError as error:
+        conversation = conversation_from_messages(request.messages)
+        options, ignored = request_options(request, profile)
+    except (PromptError, ParameterError) as error:
         raise OpenAIRequestError(400, error.message, param=error.param) from None
-    options = request.stream_options
+    stream_options = request.stream_options
     return ValidChatRequest(
-        prompt=prompt,
+        conversation=conversation.with_options(options),
         stream=request.stream,
-        include_usage=options is not None and options.include_usage,
+        include_usage=stream_options is not None and stream_options.include_usage,
+        ignored=ignored,
     )
 
 
@@ -233,15 +251,3 @@ def should_retry(status: int) -> bool:
     Retrying anything else would run the agent a second time for one request.
     """
     return status in (429, 503)
-
-
-_LENGTH_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
-
-
-def finish_reason_from(raw: str | None) -> FinishReason:
-    """Map a CLI's stop reason to OpenAI's: only ever "stop" or "length".
-
-    ``finish_reason_from("max_tokens") == "length"`` (Anthropic), ``"MAX_TOKENS"``
-    (Gemini) and ``"max_output_tokens"`` (OpenAI Responses) too; anything else is "stop".
-    """
-    return "length" if raw is not None and raw.lower() in _LENGTH_REASONS else "stop"

@@ -38,6 +38,7 @@ __all__ = [
     "connection_trouble",
     "decode_event",
     "encode_event",
+    "finish_reason_from",
 ]
 
 FailedKind: TypeAlias = Literal[
@@ -57,11 +58,37 @@ service (it only retried, or said so) before the first-event deadline; like
 ``not_installed`` and ``not_logged_in`` it is the operator's to fix, so a 503.
 """
 
-FinishReason: TypeAlias = Literal["stop", "length"]
-"""How a session that did not fail ended: "length" when the CLI hit its output limit.
+FinishReason: TypeAlias = Literal["stop", "length", "content_filter"]
+"""How a session that did not fail ended: "length" when the CLI hit its output limit,
+"content_filter" when the provider withheld (the rest of) the answer.
 
 "tool_calls" never occurs (tools are refused) and nothing else is passed through.
 """
+
+_LENGTH_REASONS: Final = frozenset(
+    {"length", "max_tokens", "max_output_tokens", "model_context_window_exceeded"}
+)
+_FILTER_REASONS: Final = frozenset(
+    {"content_filter", "refusal", "safety", "recitation", "blocklist", "prohibited_content", "spii"}
+)
+
+
+def finish_reason_from(raw: str | None) -> FinishReason:
+    """Map a provider's stop reason to OpenAI's: "stop", "length" or "content_filter".
+
+    Anthropic's ``max_tokens``, Gemini's ``MAX_TOKENS`` and the Responses API's
+    ``max_output_tokens`` are "length"; Anthropic's ``refusal``, Gemini's ``SAFETY`` (and
+    its other blocks) and OpenAI's ``content_filter`` are "content_filter"; anything else,
+    known or not, is "stop"::
+
+        >>> finish_reason_from("MAX_TOKENS"), finish_reason_from("refusal")
+        ('length', 'content_filter')
+    """
+    reason = (raw or "").lower()
+    if reason in _LENGTH_REASONS:
+        return "length"
+    return "content_filter" if reason in _FILTER_REASONS else "stop"
+
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 

@@ -97,7 +97,7 @@ class Completion:
         """Run the session to its end and answer one ``chat.completion`` (or an error)."""
         parts: list[str] = []
         usage: Usage | None = None
-        async with self._lease.stream(self._request.prompt) as events:
+        async with self._lease.stream(self._request.conversation) as events:
             async for event in events:
                 match event:
                     case TextDelta(text=text) | Message(text=text):
@@ -143,7 +143,7 @@ class Completion:
         """
         chunks = _ChunkWriter(self, self._lease.model, self._request.include_usage)
         failure: Failed | None = None
-        async with self._lease.stream(self._request.prompt) as events:
+        async with self._lease.stream(self._request.conversation) as events:
             first = await self._first_decisive(events, chunks)
             if isinstance(first, Failed):
                 failure = first

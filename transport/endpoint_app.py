@@ -26,6 +26,8 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from contracts.openai import OpenAIRequestError, validate_chat_request
+from contracts.openai_params import IGNORED_PARAMS_HEADER
+from contracts.providers import profile
 from contracts.openai_responses import model_list
 from transport.chat_completions import Completion
 from transport.endpoint_admin import register_admin_routes
@@ -157,9 +159,13 @@ def _register_lease_routes(app: QuartTrio, gateway: LeaseGateway, keepalive: flo
     async def chat_completions(lease_ref: str) -> Response:
         lease = authorized_lease(lease_ref)
         body = await read_body(request)
-        valid = validate_chat_request(body, lease.model)
+        valid = validate_chat_request(body, lease.model, profile(lease.provider))
         completion = Completion(lease, valid, keepalive_seconds=keepalive)
-        return await (completion.streamed() if valid.stream else completion.whole())
+        response = await (completion.streamed() if valid.stream else completion.whole())
+        if valid.ignored:
+            # Parameters the CLI cannot pass on: accepted, and said so (SPEC §3.2).
+            response.headers[IGNORED_PARAMS_HEADER] = ", ".join(valid.ignored)
+        return response
 
 
 def _register_error_handlers(app: QuartTrio) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import trio
 
+from contracts.conversation import Conversation
 from contracts.endpoint import (
     CompatibilityResult,
     ConsumerManifest,
@@ -61,7 +62,7 @@ class Lease(Protocol):
         ...
 
     def stream(
-        self, prompt: str
+        self, conversation: Conversation
     ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion; the events arrive on the channel.
 

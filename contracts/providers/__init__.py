@@ -18,6 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from contracts.providers._delivery import (
+    PERSONAS,
+    Delivery,
+    Launch,
+    LaunchRequest,
+    Persona,
+    Workspace,
+)
 from contracts.providers._profile import (
     COMPLETION_CAPABILITIES,
     PASSTHROUGH_ENV,
@@ -47,12 +55,18 @@ __all__ = [
     "DRIVERS",
     "GEMINI",
     "PASSTHROUGH_ENV",
+    "PERSONAS",
     "PROFILES",
     "CliDriver",
     "CommandLine",
+    "Delivery",
+    "Launch",
+    "LaunchRequest",
     "LineDecoder",
+    "Persona",
     "ProviderProfile",
     "Publication",
+    "Workspace",
     "driver",
     "is_published",
     "profile",

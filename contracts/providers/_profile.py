@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
-    # Only for annotations: contracts.session owns the event union, and importing it at
-    # run time is not needed for a Protocol.
+    # Only for annotations: importing them at run time is not needed for a Protocol.
+    from contracts.conversation import Conversation
+    from contracts.providers._delivery import Delivery, Launch, LaunchRequest
     from contracts.session import SessionEvent
 
 __all__ = [
@@ -72,8 +73,14 @@ class ProviderProfile(msgspec.Struct, frozen=True, kw_only=True):
     base_url_env: str | None = None
     """The variable that points the CLI at its service (named when it cannot be reached)."""
     stdin_wait_seconds: float | None = None
-    """How long the CLI waits for its prompt on stdin before it gives up (None: forever).
-    The warm pool parks a session for less than this (:mod:`actors.pool`)."""
+    """How long the CLI waits for its prompt on stdin before it gives up (None: forever),
+    in the input mode its driver uses. The warm pool parks a session for less than this
+    (:mod:`actors.pool`)."""
+    parameters: frozenset[str] = frozenset()
+    """The request parameters its driver passes on (:mod:`contracts.openai_params`); any
+    other one a client gives is ignored and named in ``x-asm-ignored-params``."""
+    response_formats: frozenset[str] = frozenset()
+    """The ``response_format`` types it can hold an answer to (others are a 400)."""
 
     def has(self, capability: str) -> bool:
         """``CLAUDE.has("streaming")`` → True."""
@@ -170,6 +177,9 @@ class LineDecoder(Protocol):
       object of an unknown type is ignored (kept tolerant across CLI versions, never
       fatal). A line that is not a JSON object breaks the stream-json protocol: ``feed``
       returns ``[Failed(kind="protocol_error", ...)]`` and the actor ends the run.
+    - :attr:`acks` counts the acknowledgements the CLI gave for stdin it was sent before
+      the prompt (claude's history, one message at a time); lines that acknowledge are
+      no part of the answer and give no events.
     - :attr:`done` turns True once the CLI has reported its final result, so the actor
       can stop waiting for more output and let the process exit; :attr:`succeeded` when
       that result was a success, so the answer can go out before the process is reaped.
@@ -182,6 +192,11 @@ class LineDecoder(Protocol):
     - No event carries the CLI's stderr or a credential except ``Failed.stderr_tail``,
       which the actor fills in, not the decoder.
     """
+
+    @property
+    def acks(self) -> int:
+        """How many acknowledgements of earlier stdin writes the CLI has given."""
+        ...
 
     @property
     def done(self) -> bool:
@@ -210,8 +225,10 @@ class CliDriver(Protocol):
     """Everything the session actor needs to know to run one provider's CLI (SPEC §4.1).
 
     One per provider module (``contracts.providers.claude.DRIVER`` …). All of it is
-    pure: the actor supplies the executable it resolved, the model and the directories;
-    the driver answers with argv, fixed environment and a fresh decoder.
+    pure: the actor supplies the executable it resolved, the model, the session's
+    workspace and the conversation; the driver answers with the command line, the files
+    and stdin writes that carry the conversation (:mod:`contracts.providers._delivery`),
+    and a fresh decoder.
     """
 
     @property
@@ -224,20 +241,39 @@ class CliDriver(Protocol):
         """Paths relative to HOME that hold the CLI's login, copied into an isolated HOME."""
         ...
 
-    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
-        """The headless completion-only command line; the prompt is never part of it.
+    @property
+    def parks(self) -> bool:
+        """Whether the CLI can start before its conversation is known (a warm pool)."""
+        ...
 
-        ``extra_args`` (the operator's ``[providers.<id>].extra_args``) go where the CLI
-        reads options, after the completion-only flags.
+    def needs_launch(self, conversation: Conversation) -> bool:
+        """Whether ``conversation`` can only be given at start-up (so no parked process
+        of this CLI can take it): e.g. a JSON Schema codex reads from its command line."""
+        ...
+
+    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
+        """A quick command whose output :meth:`launch` needs (run once per executable)."""
+        ...
+
+    def launch(self, request: LaunchRequest) -> Launch:
+        """The headless completion-only command line and what it needs around it.
+
+        ``request.extra_args`` (the operator's ``[providers.<id>].extra_args``) go where the
+        CLI reads options, after the completion-only flags. The prompt is never on it.
         """
+        ...
+
+    def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
+        """The files and stdin writes that give the CLI started by ``request`` the
+        ``conversation``."""
         ...
 
     def fixed_env(self) -> Mapping[str, str]:
         """Variables the completion-only posture sets for this CLI (never credentials)."""
         ...
 
-    def decoder(self) -> LineDecoder:
-        """A fresh decoder for one session."""
+    def decoder(self, acks: int = 0) -> LineDecoder:
+        """A fresh decoder for one session that waits for ``acks`` acknowledgements."""
         ...
 
 

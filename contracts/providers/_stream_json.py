@@ -170,7 +170,9 @@ class JsonLineDecoder:
 
     provider: ClassVar[str] = "unknown"
 
-    def __init__(self) -> None:
+    def __init__(self, acks: int = 0) -> None:
+        self._expected_acks = acks
+        self._acks = 0
         self._done = False
         self._started = False
         self._broken: Failed | None = None
@@ -180,6 +182,11 @@ class JsonLineDecoder:
         self._failure: tuple[FailedKind, str] | None = None
         # Usage the CLI reported but no line has carried out yet (amp sums its lines).
         self._pending_usage: Usage | None = None
+
+    @property
+    def acks(self) -> int:
+        """How many acknowledgements of earlier stdin writes the CLI has given."""
+        return self._acks
 
     @property
     def done(self) -> bool:
@@ -252,6 +259,13 @@ class JsonLineDecoder:
             return []
         self._pieces.append(text)
         return [Message(text=text)]
+
+    def _acknowledge(self) -> bool:
+        """Count one acknowledgement if one is still awaited (the line is then no result)."""
+        if self._acks >= self._expected_acks:
+            return False
+        self._acks += 1
+        return True
 
     def _succeed(self, finish_reason: FinishReason | None = None) -> list[SessionEvent]:
         """Record a reported success; the run is done."""

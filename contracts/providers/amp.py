@@ -4,12 +4,19 @@ Amp publishes the common surface only (completion and streaming). It has no mode
 and talks to its own service, so the pinned model id is bookkeeping only. Its lines
 have Claude Code's shape without partial deltas: every ``assistant`` line is a whole
 :class:`Message`, and the usage of all of them is summed, because the result carries
-none::
+none. A cut answer says so in its messages' ``stop_reason`` (``max_tokens``: "length").
 
+Amp's service builds the model's prompt itself (its agent mode picks the system prompt,
+model and tools; there is no flag for a system prompt), so amp gets the client's
+conversation flattened into one prompt, system text included
+(:meth:`~contracts.conversation.Conversation.flattened`)::
+
+    >>> from contracts.providers._delivery import LaunchRequest, Workspace
     >>> from contracts.providers.amp import AMP, DRIVER
     >>> AMP.auth_env
     ('AMP_API_KEY', 'AMP_URL')
-    >>> DRIVER.argv("amp", "amp-smart")
+    >>> DRIVER.launch(LaunchRequest(executable="amp", model="amp-smart",
+    ...                             workspace=Workspace("/tmp/s", "id"))).argv
     ('amp', '-x', '--stream-json', '--no-ide', '--no-notifications')
     >>> DRIVER.decoder().feed(b'{"type":"assistant","message":{"content":[]}}')
     []
@@ -17,10 +24,12 @@ none::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, final
 
+from contracts.conversation import Conversation
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -33,7 +42,14 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import Failed, FailedKind, SessionEvent, Usage
+from contracts.session import (
+    Failed,
+    FailedKind,
+    FinishReason,
+    SessionEvent,
+    Usage,
+    finish_reason_from,
+)
 
 __all__ = ["AMP", "DRIVER", "AmpDecoder", "AmpDriver"]
 
@@ -79,9 +95,10 @@ class AmpDecoder(JsonLineDecoder):
 
     provider = "amp"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, acks: int = 0) -> None:
+        super().__init__(acks)
         self._usage: list[tuple[int, int, int]] = []
+        self._stop: FinishReason | None = None
 
     def _decode(self, obj: dict[str, Any]) -> list[SessionEvent]:
         match text_field(obj, "type"):
@@ -89,6 +106,8 @@ class AmpDecoder(JsonLineDecoder):
                 return self._start(obj)
             case "assistant":
                 message = object_field(obj, "message")
+                if (reason := text_field(message, "stop_reason")) is not None:
+                    self._stop = finish_reason_from(reason)
                 if (usage := anthropic_usage(object_field(message, "usage"))) is not None:
                     self._usage.append(usage)
                     self._pending_usage = self._summed_usage()
@@ -106,7 +125,7 @@ class AmpDecoder(JsonLineDecoder):
         else:
             if not self.text and said:
                 events += self._message(said)
-            self._succeed()
+            self._succeed(self._stop)
         if self._pending_usage is not None:
             events.append(self._pending_usage)
             self._pending_usage = None
@@ -180,21 +199,46 @@ class AmpDriver:
         """
         return (".local/share/amp/secrets.json",)
 
-    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
+    @property
+    def parks(self) -> bool:
+        """True: amp reads its prompt from stdin after it started."""
+        return True
+
+    def needs_launch(self, conversation: Conversation) -> bool:
+        """False: the whole conversation goes to stdin."""
+        return False
+
+    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
+        """None: amp needs no probe."""
+        return None
+
+    def launch(self, request: LaunchRequest) -> Launch:
         """``amp -x`` (execute mode) as stream-json, detached from any IDE.
 
-        ``model`` is unused: amp has no model flag (its agent mode picks the model).
+        The model is unused: amp has no model flag (its agent mode picks the model).
         """
-        del model
-        return (executable, "-x", "--stream-json", "--no-ide", "--no-notifications", *extra_args)
+        return Launch(
+            argv=(
+                request.executable,
+                "-x",
+                "--stream-json",
+                "--no-ide",
+                "--no-notifications",
+                *request.extra_args,
+            )
+        )
+
+    def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
+        """The conversation flattened into one prompt on stdin."""
+        return Delivery(steps=(conversation.flattened().encode("utf-8"),))
 
     def fixed_env(self) -> Mapping[str, str]:
         """Nothing: amp's completion-only settings are its command line."""
         return MappingProxyType({})
 
-    def decoder(self) -> AmpDecoder:
+    def decoder(self, acks: int = 0) -> AmpDecoder:
         """A fresh :class:`AmpDecoder` for one session."""
-        return AmpDecoder()
+        return AmpDecoder(acks)
 
 
 DRIVER: Final = AmpDriver()

@@ -3,27 +3,35 @@
 Claude has an agent loop (tools, approvals, resume), so it could publish
 ``cli_agent_v2``; the endpoint still runs it completion-only (SPEC §4.3), with every
 built-in tool, MCP server and settings file withdrawn on the command line
-(shared/PROVIDERS.md)::
+(shared/PROVIDERS.md). The conversation goes in on stdin as stream-json
+(:mod:`contracts.providers.claude_input`), so a parked claude can take any system prompt
+and history::
 
+    >>> from contracts.providers._delivery import LaunchRequest, Workspace
     >>> from contracts.providers.claude import CLAUDE, DRIVER
     >>> CLAUDE.bin_env
     'ASM_CLAUDE_BIN'
-    >>> DRIVER.argv("claude", "claude-sonnet-4-5")[:3]
-    ('claude', '-p', '--output-format=stream-json')
+    >>> request = LaunchRequest(executable="claude", model="claude-sonnet-4-5",
+    ...                         workspace=Workspace("/tmp/s", "id"))
+    >>> DRIVER.launch(request).argv[:3]
+    ('claude', '-p', '--input-format=stream-json')
     >>> decoder = DRIVER.decoder()
     >>> decoder.feed(b'{"type":"system","subtype":"init","session_id":"s1","model":"m"}')
     [Started(provider='claude', session_id='s1', model='m')]
 
 Text arrives as token deltas (``--include-partial-messages``); the whole ``assistant``
-message that follows them is not counted again.
+message that follows them is not counted again. Before the answer, each ``result`` line
+acknowledges one history message the session sent (``decoder(acks=N)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, final
 
+from contracts.conversation import Conversation
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -37,7 +45,8 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import FinishReason, SessionEvent, Usage, Warning
+from contracts.providers.claude_input import claude_delivery
+from contracts.session import FinishReason, SessionEvent, Usage, Warning, finish_reason_from
 
 __all__ = ["CLAUDE", "DRIVER", "ClaudeDecoder", "ClaudeDriver"]
 
@@ -59,9 +68,13 @@ CLAUDE = ProviderProfile(
         "CLAUDE_CODE_USE_VERTEX",
     ),
     agent_surface=True,
-    # 2.1.197: "Warning: no stdin data received in 3s, proceeding without it", then exit 1.
-    stdin_wait_seconds=3.0,
+    # 2.1.197 with text input: "Warning: no stdin data received in 3s, proceeding without
+    # it", then exit 1. The driver gives it stream-json input, which waits for as long as
+    # stdin stays open: a parked claude never gives up.
+    stdin_wait_seconds=None,
     base_url_env="ANTHROPIC_BASE_URL",
+    parameters=frozenset({"temperature", "top_p", "max_tokens", "stop", "reasoning_effort"}),
+    response_formats=frozenset({"json_schema", "json_object"}),
 )
 
 # The result text is the only reliable login signal ("Not logged in · Please run
@@ -85,8 +98,9 @@ _REJECTED_STATUS: Final = 401
 _REJECTED_ERROR: Final = "authentication_failed"
 _REJECTIONS_DECIDE: Final = 3
 
-# Anthropic stop reasons that mean the output limit cut the answer short.
-_LENGTH_REASONS: Final = frozenset({"max_tokens", "model_context_window_exceeded"})
+# A refused request (stop_reason "refusal") ends in an error result: "API Error: Claude
+# Code is unable to respond to this request, which appears to violate our Usage Policy".
+_REFUSED = any_of(r"violate our usage policy")
 
 _FIXED_ENV: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -107,8 +121,8 @@ class ClaudeDecoder(JsonLineDecoder):
 
     provider = "claude"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, acks: int = 0) -> None:
+        super().__init__(acks)
         self._stop_reason: FinishReason | None = None
         self._message_id: str | None = None
         # Ids of the messages whose text came as deltas (None: a delta before any
@@ -168,6 +182,8 @@ class ClaudeDecoder(JsonLineDecoder):
         # errors) as messages of the "<synthetic>" model: the result reports them, and
         # they are no part of an answer.
         if text_field(message, "model") == "<synthetic>":
+            if text_field(message, "stop_reason") == "refusal":
+                self._note_stop("refusal")
             return []
         self._note_stop(text_field(message, "stop_reason"))
         if text_field(message, "id") in self._streamed:
@@ -175,6 +191,8 @@ class ClaudeDecoder(JsonLineDecoder):
         return self._message(anthropic_text(message))
 
     def _result(self, obj: dict[str, Any]) -> list[SessionEvent]:
+        if self._acknowledge():
+            return []  # a history message taken in, not the answer
         events: list[SessionEvent] = []
         self._note_stop(text_field(obj, "stop_reason"))
         result = text_field(obj, "result")
@@ -186,6 +204,8 @@ class ClaudeDecoder(JsonLineDecoder):
             self._fail("not_logged_in", f"claude: not logged in ({clip(said, 120)})")
         elif failed and (self._limit_hit or _LIMIT.search(said)):
             self._succeed("length")
+        elif failed and (self._stop_reason == "content_filter" or _REFUSED.search(said)):
+            self._succeed("content_filter")
         elif failed:
             self._fail("crashed", f"claude: {clip(said or subtype or 'the run failed')}")
         else:
@@ -208,7 +228,7 @@ class ClaudeDecoder(JsonLineDecoder):
 
     def _note_stop(self, reason: str | None) -> None:
         if reason is not None:
-            self._stop_reason = "length" if reason in _LENGTH_REASONS else "stop"
+            self._stop_reason = finish_reason_from(reason)
 
 
 def _rejected(obj: dict[str, Any]) -> bool:
@@ -253,33 +273,54 @@ class ClaudeDriver:
         """Where ``claude login`` keeps its credentials, relative to HOME."""
         return (".claude/.credentials.json",)
 
-    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
-        """``claude -p`` streaming JSON with token deltas, and nothing of an agent.
+    @property
+    def parks(self) -> bool:
+        """True: everything of a conversation reaches claude after it started."""
+        return True
 
-        No built-in tools, plan permission mode, no MCP server unless given, no user or
-        project settings. The prompt goes to stdin.
+    def needs_launch(self, conversation: Conversation) -> bool:
+        """False: claude takes every conversation on stdin."""
+        return False
+
+    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
+        """None: claude needs no probe."""
+        return None
+
+    def launch(self, request: LaunchRequest) -> Launch:
+        """``claude -p`` with stream-json in and out, token deltas, and nothing of an agent.
+
+        No built-in tools, no MCP server unless given, no user or project settings, no
+        skills or slash commands, no session written to disk.
         """
-        return (
-            executable,
-            "-p",
-            "--output-format=stream-json",
-            "--verbose",  # required by stream-json
-            "--include-partial-messages",  # token deltas
-            f"--model={model}",
-            "--tools=",
-            "--permission-mode=plan",
-            "--strict-mcp-config",
-            "--setting-sources=",
-            *extra_args,
+        return Launch(
+            argv=(
+                request.executable,
+                "-p",
+                "--input-format=stream-json",
+                "--output-format=stream-json",
+                "--verbose",  # required by stream-json
+                "--include-partial-messages",  # token deltas
+                f"--model={request.model}",
+                "--tools=",
+                "--strict-mcp-config",
+                "--setting-sources=",
+                "--disable-slash-commands",
+                "--no-session-persistence",
+                *request.extra_args,
+            )
         )
+
+    def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
+        """The conversation as stream-json lines (:func:`claude_delivery`)."""
+        return claude_delivery(conversation, request.persona)
 
     def fixed_env(self) -> Mapping[str, str]:
         """``DISABLE_AUTOUPDATER`` and ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC``."""
         return _FIXED_ENV
 
-    def decoder(self) -> ClaudeDecoder:
+    def decoder(self, acks: int = 0) -> ClaudeDecoder:
         """A fresh :class:`ClaudeDecoder` for one session."""
-        return ClaudeDecoder()
+        return ClaudeDecoder(acks)
 
 
 DRIVER: Final = ClaudeDriver()

@@ -1,25 +1,35 @@
 """OpenAI Codex CLI (``codex exec``): its facts, its command line and its JSONL decoder.
 
 Codex has an agent loop, so it could publish ``cli_agent_v2``; the endpoint still runs
-it completion-only (SPEC §4.3). Its exec mode gives no token deltas, only whole
+it completion-only (SPEC §4.3). Each session resumes a transcript written into its own
+private ``CODEX_HOME`` (:mod:`contracts.providers.codex_transcript`): the client's system
+prompt and turns, not codex's persona. Its exec mode gives no token deltas, only whole
 messages: each completed ``agent_message`` is one :class:`Message`, and the answer is
 the last of them::
 
+    >>> from contracts.providers._delivery import LaunchRequest, Workspace
     >>> from contracts.providers.codex import CODEX, DRIVER
     >>> CODEX.executable
     'codex'
-    >>> DRIVER.argv("codex", "gpt-5")[-1]
-    '-'
+    >>> request = LaunchRequest(executable="codex", model="gpt-5",
+    ...                         workspace=Workspace("/tmp/s", "9b2e"))
+    >>> DRIVER.launch(request).argv[-3:]
+    ('resume', '9b2e', '-')
     >>> DRIVER.decoder().feed(b'{"type":"thread.started","thread_id":"t1"}')
     [Started(provider='codex', session_id='t1', model=None)]
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import posixpath
+import re
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, final
 
+from contracts.conversation import Conversation, RequestOptions
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -29,9 +39,22 @@ from contracts.providers._stream_json import (
     object_field,
     text_field,
 )
-from contracts.session import FailedKind, SessionEvent, Usage, Warning
+from contracts.providers.codex_transcript import (
+    TRANSCRIPT_DIR,
+    tool_free_catalog,
+    transcript,
+    transcript_bytes,
+)
+from contracts.session import FailedKind, SessionEvent, Usage, Warning, finish_reason_from
 
-__all__ = ["CODEX", "COMPLETION_ONLY_CONFIG", "DRIVER", "CodexDecoder", "CodexDriver"]
+__all__ = [
+    "CODEX",
+    "COMPLETION_ONLY_CONFIG",
+    "DRIVER",
+    "NO_PERSONA_CONFIG",
+    "CodexDecoder",
+    "CodexDriver",
+]
 
 CODEX = ProviderProfile(
     id="codex",
@@ -44,6 +67,8 @@ CODEX = ProviderProfile(
     # CODEX_HOME locates auth.json; CODEX_API_KEY authenticates exec mode directly.
     auth_env=("CODEX_API_KEY", "CODEX_HOME"),
     agent_surface=True,
+    parameters=frozenset({"reasoning_effort"}),
+    response_formats=frozenset({"json_schema"}),
 )
 
 COMPLETION_ONLY_CONFIG: Final[tuple[str, ...]] = (
@@ -92,6 +117,29 @@ sandbox with ``approval_policy="never"`` rejects every patch ("patch rejected: w
 is blocked by read-only sandbox").
 """
 
+NO_PERSONA_CONFIG: Final[tuple[str, ...]] = (
+    "include_permissions_instructions=false",
+    "include_environment_context=false",
+    "include_apps_instructions=false",
+    "include_collaboration_mode_instructions=false",
+    "skills.include_instructions=false",
+    "skills.bundled.enabled=false",
+)
+"""The ``-c`` overrides that keep codex's own instructions out of a completion: the
+sandbox and approval text, the environment context, the apps, collaboration-mode and
+skills instructions (0.169.0). The persona itself is replaced by the transcript's
+``base_instructions``."""
+
+CODEX_HOME: Final = "codex-home"
+"""The session's private CODEX_HOME, inside its workspace."""
+_CATALOG: Final = "model-catalog.json"
+_SCHEMA: Final = "output-schema.json"
+
+# codex 0.169.0 ends a cut answer with: error and turn.failed "Incomplete response
+# returned, reason: max_output_tokens" (content_filter: after five reconnects, "stream
+# disconnected before completion: Incomplete response returned, reason: content_filter").
+_INCOMPLETE = re.compile(r"Incomplete response returned, reason: (\w+)")
+
 # codex retries 401s for a while, then reports "401 Unauthorized" in turn.failed.
 # A custom model provider whose env_key is unset fails at once with "Missing environment
 # variable: `KEY`." (turn.failed), before any request.
@@ -112,8 +160,8 @@ class CodexDecoder(JsonLineDecoder):
 
     provider = "codex"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, acks: int = 0) -> None:
+        super().__init__(acks)
         # The last non-fatal error, to explain a run that then ends without a result.
         self._last_error: str | None = None
 
@@ -129,6 +177,10 @@ class CodexDecoder(JsonLineDecoder):
                 return self._turn_completed(object_field(obj, "usage"))
             case "turn.failed":
                 message = text_field(object_field(obj, "error"), "message") or "the turn failed"
+                incomplete = _INCOMPLETE.search(message)
+                reason = finish_reason_from(incomplete[1]) if incomplete else "stop"
+                if reason != "stop" and self.text:
+                    return self._succeed(reason)  # an answer cut at the limit, or filtered
                 kind: FailedKind = "not_logged_in" if _LOGIN.search(message) else "crashed"
                 return self._fail(kind, f"codex: {clip(message)}")
         return []
@@ -187,33 +239,99 @@ class CodexDriver:
         """Where ``codex login`` keeps its credentials, relative to HOME."""
         return (".codex/auth.json",)
 
-    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
-        """``codex exec`` as JSON lines, read-only, without the user's config or tools.
+    @property
+    def parks(self) -> bool:
+        """True: codex reads its transcript after its prompt, so it can park first."""
+        return True
 
-        The final ``-`` makes codex read the prompt from stdin.
-        """
-        return (
-            executable,
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "--color=never",
-            "--ephemeral",
-            "--sandbox=read-only",
-            f"--model={model}",
-            "--ignore-user-config",
-            *(f"--config={override}" for override in COMPLETION_ONLY_CONFIG),
-            *extra_args,  # before the "-": codex reads options, then the prompt source
-            "-",
+    def needs_launch(self, conversation: Conversation) -> bool:
+        """A JSON Schema or a reasoning effort is on codex's command line."""
+        options = conversation.options
+        return options.response_format is not None or options.reasoning_effort is not None
+
+    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
+        """``codex debug models``: the catalog :meth:`launch` rewrites without tools."""
+        return (executable, "debug", "models")
+
+    def launch(self, request: LaunchRequest) -> Launch:
+        """``codex exec … resume <session id> -``: JSON lines, read-only, no user config,
+        no tools, its own CODEX_HOME; the final ``-`` reads the prompt from stdin."""
+        workspace, options = request.workspace, _options(request.conversation)
+        files: dict[str, bytes] = {}
+        overrides = list(COMPLETION_ONLY_CONFIG)
+        if request.persona == "completion":
+            overrides += NO_PERSONA_CONFIG
+        catalog = tool_free_catalog(request.probe) if request.probe is not None else None
+        if catalog is not None:
+            files[_CATALOG] = catalog
+            overrides.append(f"model_catalog_json={_toml(workspace.path(_CATALOG))}")
+        if options is not None and options.reasoning_effort is not None:
+            overrides.append(f"model_reasoning_effort={_toml(options.reasoning_effort)}")
+        schema: tuple[str, ...] = ()
+        if options is not None and options.response_format is not None:
+            files[_SCHEMA] = _json(options.response_format.json_schema())
+            schema = (f"--output-schema={workspace.path(_SCHEMA)}",)
+        home = request.environ.get("CODEX_HOME") or posixpath.join(request.home or "~", ".codex")
+        return Launch(
+            argv=(
+                request.executable,
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "--color=never",
+                "--ephemeral",
+                "--sandbox=read-only",
+                f"--model={request.model}",
+                "--ignore-user-config",
+                *(f"--config={override}" for override in overrides),
+                *request.extra_args,  # before "resume": codex reads options, then the session
+                *schema,
+                "resume",
+                workspace.session_id,
+                "-",
+            ),
+            env={"CODEX_HOME": workspace.path(CODEX_HOME)},
+            files=files,
+            dirs=(CODEX_HOME,),
+            links=((f"{CODEX_HOME}/auth.json", posixpath.join(home, "auth.json")),),
+        )
+
+    def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
+        """The transcript into the session's CODEX_HOME, then the last turn on stdin."""
+        workspace = request.workspace
+        lines = transcript(
+            conversation,
+            workspace.session_id,
+            cwd=workspace.path("work"),
+            model=request.model,
+            persona=request.persona,
+        )
+        name = f"{CODEX_HOME}/{TRANSCRIPT_DIR}/rollout-{workspace.session_id}.jsonl"
+        return Delivery(
+            files={name: transcript_bytes(lines)},
+            steps=(conversation.prompt.encode("utf-8"),),
         )
 
     def fixed_env(self) -> Mapping[str, str]:
         """Nothing: every completion-only setting of codex is on its command line."""
         return MappingProxyType({})
 
-    def decoder(self) -> CodexDecoder:
+    def decoder(self, acks: int = 0) -> CodexDecoder:
         """A fresh :class:`CodexDecoder` for one session."""
-        return CodexDecoder()
+        return CodexDecoder(acks)
+
+
+def _options(conversation: Conversation | None) -> RequestOptions | None:
+    return conversation.options if conversation is not None else None
+
+
+def _toml(text: str) -> str:
+    """``text`` as a TOML string (a ``-c`` value): JSON's escaping is TOML's."""
+    return json.dumps(text)
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
 DRIVER: Final = CodexDriver()

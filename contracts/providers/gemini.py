@@ -2,12 +2,21 @@
 
 Gemini publishes the common surface only (completion and streaming): it is not one of
 the CLIs whose agent loop ASM publishes (SPEC §2.2). It runs headless because its stdin
-is not a terminal, read-only in plan approval mode (shared/PROVIDERS.md)::
+is not a terminal (shared/PROVIDERS.md). The client's system prompt is the file
+``GEMINI_SYSTEM_MD`` names (in place of gemini's agent persona) and earlier turns are a
+session file (``--session-file``); gemini reads both as it starts, and gives up on
+stdin 0.5 s after start-up (0.61.0), so a gemini session starts only once its
+conversation is known and is never parked::
 
+    >>> from contracts.conversation import Conversation
+    >>> from contracts.providers._delivery import LaunchRequest, Workspace
     >>> from contracts.providers.gemini import DRIVER, GEMINI
-    >>> GEMINI.agent_surface
-    False
-    >>> DRIVER.argv("gemini", "gemini-2.5-flash")[1:3]
+    >>> GEMINI.agent_surface, DRIVER.parks
+    (False, False)
+    >>> request = LaunchRequest(executable="gemini", model="gemini-2.5-flash",
+    ...                         workspace=Workspace("/tmp/s", "id"),
+    ...                         conversation=Conversation.from_prompt("Hi"))
+    >>> DRIVER.launch(request).argv[1:3]
     ('--output-format=stream-json', '--model=gemini-2.5-flash')
     >>> DRIVER.decoder().feed(
     ...     b'{"type":"message","role":"assistant","content":"Hi","delta":true}')
@@ -19,10 +28,11 @@ failed login.
 Plan mode alone does not keep a headless gemini read-only: a model that calls
 ``exit_plan_mode`` is approved at once and a non-interactive gemini switches to YOLO,
 after which ``run_shell_command`` runs (seen with gemini 0.61.0 against a hostile fake
-upstream). So the command line also loads :data:`NO_TOOLS_POLICY`, a policy that denies
+upstream). So the command line loads :data:`NO_TOOLS_POLICY`, a policy that denies
 every tool, as an admin policy (and as the user policy, in case the host's own admin
 policies make gemini ignore ``--admin-policy``): gemini then offers the model no tool at
-all. Its system defaults (:data:`SYSTEM_DEFAULTS`, the lowest settings layer, so the
+all, and plan mode (which only added a plan-mode system prompt) is no longer used. Its
+system defaults (:data:`SYSTEM_DEFAULTS`, the lowest settings layer, so the
 operator's own settings still win) stop it retrying a refused connection for minutes:
 an unreachable API ends the run at once with a result line that decodes as
 ``unreachable``.
@@ -30,11 +40,14 @@ an unreachable API ends the run at once with a result line that decodes as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, final
 
+from contracts.conversation import Conversation, Turn
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest, Persona
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -77,6 +90,8 @@ GEMINI = ProviderProfile(
     ),
     agent_surface=False,
     base_url_env="GOOGLE_GEMINI_BASE_URL",
+    # 0.61.0 reads stdin for 0.5 s once it has started, then exits 42 "No input provided".
+    stdin_wait_seconds=0.5,
 )
 
 _AUTH_EXIT: Final = 41
@@ -128,8 +143,8 @@ class GeminiDecoder(JsonLineDecoder):
 
     provider = "gemini"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, acks: int = 0) -> None:
+        super().__init__(acks)
         self._deltas = False
         # The last error-severity event: it explains a run that ends without a result.
         self._last_error: str | None = None
@@ -259,30 +274,100 @@ class GeminiDriver:
         """Gemini's login (OAuth credentials, the chosen auth method, the account)."""
         return (".gemini/oauth_creds.json", ".gemini/settings.json", ".gemini/google_accounts.json")
 
-    def argv(self, executable: str, model: str, extra_args: Sequence[str] = ()) -> tuple[str, ...]:
-        """``gemini`` as stream-json, in plan mode with every tool denied, trusting its
-        empty directory.
+    @property
+    def parks(self) -> bool:
+        """False: gemini reads its system prompt and history as it starts."""
+        return False
+
+    def needs_launch(self, conversation: Conversation) -> bool:
+        """True: every conversation is given at start-up."""
+        return True
+
+    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
+        """None: gemini needs no probe."""
+        return None
+
+    def launch(self, request: LaunchRequest) -> Launch:
+        """``gemini`` as stream-json with every tool denied, trusting its empty directory;
+        the system prompt file and the earlier turns as a session file.
 
         The prompt goes to stdin, which also makes it run headless.
         """
-        return (
-            executable,
-            "--output-format=stream-json",
-            f"--model={model}",
-            "--approval-mode=plan",
-            "--skip-trust",
-            f"--admin-policy={NO_TOOLS_POLICY}",
-            f"--policy={NO_TOOLS_POLICY}",
-            *extra_args,
+        conversation = request.conversation
+        if conversation is None:
+            raise ValueError("gemini reads its conversation as it starts: launch it with one")
+        workspace, files = request.workspace, {}
+        env: dict[str, str] = {}
+        if request.persona == "completion":
+            files[_SYSTEM_MD] = conversation.system.encode("utf-8")
+            env["GEMINI_SYSTEM_MD"] = workspace.path(_SYSTEM_MD)
+        history = _turns(conversation, request.persona)[:-1]
+        session: tuple[str, ...] = ()
+        if history:
+            files[_SESSION] = _session_record(history, workspace.session_id)
+            session = (f"--session-file={workspace.path(_SESSION)}",)
+        return Launch(
+            argv=(
+                request.executable,
+                "--output-format=stream-json",
+                f"--model={request.model}",
+                "--skip-trust",
+                f"--admin-policy={NO_TOOLS_POLICY}",
+                f"--policy={NO_TOOLS_POLICY}",
+                *session,
+                *request.extra_args,
+            ),
+            env=env,
+            files=files,
         )
+
+    def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
+        """The last turn on stdin (the rest went in at launch)."""
+        prompt = _turns(conversation, request.persona)[-1].text
+        return Delivery(steps=(prompt.encode("utf-8"),))
 
     def fixed_env(self) -> Mapping[str, str]:
         """The system defaults that end a run at once when the API cannot be reached."""
         return MappingProxyType({"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": SYSTEM_DEFAULTS})
 
-    def decoder(self) -> GeminiDecoder:
+    def decoder(self, acks: int = 0) -> GeminiDecoder:
         """A fresh :class:`GeminiDecoder` for one session."""
-        return GeminiDecoder()
+        return GeminiDecoder(acks)
+
+
+_SYSTEM_MD: Final = "system.md"
+_SESSION: Final = "session.json"
+_STAMP: Final = "2000-01-01T00:00:00.000Z"
+
+
+def _turns(conversation: Conversation, persona: Persona) -> tuple[Turn, ...]:
+    """The turns gemini gets: with the agent persona the system text opens the first."""
+    turns = conversation.turns
+    if persona == "completion" or not conversation.system:
+        return turns
+    first = turns[0]
+    joined = Turn(first.role, f"{conversation.system}\n\n{first.text}")
+    return (joined, *turns[1:])
+
+
+def _session_record(history: tuple[Turn, ...], session_id: str) -> bytes:
+    """A gemini conversation record (``--session-file``) holding ``history``."""
+    record = {
+        "sessionId": session_id,
+        "projectHash": "",
+        "startTime": _STAMP,
+        "lastUpdated": _STAMP,
+        "messages": [
+            {
+                "id": f"asm-{index}",
+                "timestamp": _STAMP,
+                "type": "user" if turn.role == "user" else "gemini",
+                "content": [{"text": turn.text}],
+            }
+            for index, turn in enumerate(history)
+        ],
+    }
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 DRIVER: Final = GeminiDriver()
