@@ -106,9 +106,10 @@ class LeaseActor:
 
     @asynccontextmanager
     async def stream(
-        self, conversation: Conversation
+        self, prompt: Conversation | str
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion on this lease (see :meth:`Session.stream`)."""
+        conversation = Conversation.of(prompt)
         if self._ended:
             raise LeaseGone(self.lease_ref)
         if len(self._inflight) >= self._policy.max_sessions:

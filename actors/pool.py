@@ -76,8 +76,9 @@ class WarmPool:
         """How many sessions are parked right now."""
         return sum(1 for session in self._parked if session.parked)
 
-    async def acquire(self, conversation: Conversation) -> Session:
-        """A parked session that can take ``conversation``, else a freshly started one."""
+    async def acquire(self, prompt: Conversation | str) -> Session:
+        """A parked session that can take ``prompt``, else a freshly started one."""
+        conversation = Conversation.of(prompt)
         self._idle = False
         self._parked = [session for session in self._parked if session.parked]
         for session in self._parked:

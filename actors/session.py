@@ -144,7 +144,7 @@ class SessionActor:
         self._stderr = StderrTail()
         self._started_sent = False
         self._closed = False
-        self._unread: Failed | None = None  # the CLI did not read its stdin in time
+        self._written = False  # every stdin step of the delivery went out
 
     async def run(
         self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
@@ -304,32 +304,25 @@ class SessionActor:
             # The leader may exit while a helper it left still holds stdout open; sweep
             # the group at once so stdout ends and the decoder can classify the exit.
             nursery.start_soon(_sweep_group_on_exit, child)
-            nursery.start_soon(self._write_input, child, delivery, submitted)
+            nursery.start_soon(self._write_input, child, delivery)
             ending = await self._read_events(lines, submitted)
             nursery.cancel_scope.cancel()
-        return self._unread or ending
+        return ending
 
-    async def _write_input(self, child: ChildProcess, delivery: Delivery, since: float) -> None:
+    async def _write_input(self, child: ChildProcess, delivery: Delivery) -> None:
         """Write the delivery's steps to stdin, each after the CLI acknowledged the last.
 
-        A CLI that never reads its stdin must not hold the run: the writes have until the
-        first-event deadline, and missing it ends the run as a timeout.
+        A CLI that never reads its stdin does not hold the run: the first-event deadline
+        ends it (and says the prompt was never read).
         """
-        limit = self.spec.timers.first_event
-        with trio.move_on_at(since + limit) as writing:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                for number, step in enumerate(delivery.steps):
-                    while self._decoder.acks < number:
-                        await self._acked.wait()
-                    await child.stdin.send_all(step)
-                if not delivery.hold_stdin:
-                    await child.stdin.aclose()
-        if writing.cancelled_caught:
-            provider = self.session.provider
-            self._unread = Failed(
-                kind="timeout",
-                message=f"{provider} did not read its prompt within {limit:g} s",
-            )
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            for number, step in enumerate(delivery.steps):
+                while self._decoder.acks < number:
+                    await self._acked.wait()
+                await child.stdin.send_all(step)
+            self._written = True
+            if not delivery.hold_stdin:
+                await child.stdin.aclose()
 
     async def _read_events(
         self, lines: trio.MemoryReceiveChannel[bytes | LineTooLong], now: float
@@ -352,6 +345,12 @@ class SessionActor:
                     trouble = connection_trouble(self._stderr.text()) if not answered else None
                     if trouble is not None:  # some CLIs retry on stderr only (gemini)
                         return self._unreachable(timers.first_event, trouble)
+                    if not self._written:
+                        return Failed(
+                            kind="timeout",
+                            message=f"{provider} did not read its prompt within"
+                            f" {timers.first_event:g} s",
+                        )
                     which = "first-event" if not answered else "idle"
                     limit = timers.first_event if not answered else timers.idle
                     return Failed(

@@ -69,8 +69,9 @@ class Session:
         """True while the session waits for its conversation (and may still be given one)."""
         return not (self._submitted or self._withdrawn or self.ended.is_set())
 
-    def submit(self, conversation: Conversation) -> trio.MemoryReceiveChannel[SessionEvent]:
-        """Hand the conversation over; returns the channel the events arrive on."""
+    def submit(self, prompt: Conversation | str) -> trio.MemoryReceiveChannel[SessionEvent]:
+        """Hand the conversation (or a bare prompt) over; returns the events' channel."""
+        conversation = Conversation.of(prompt)
         if not self.parked or not self.takes(conversation):
             raise SessionEnded(f"{self.provider} session can take no prompt")
         self._submitted = True
@@ -92,16 +93,16 @@ class Session:
 
     @asynccontextmanager
     async def stream(
-        self, conversation: Conversation
+        self, prompt: Conversation | str
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
-        """Submit ``conversation`` and read the events; leaving the block early ends the run.
+        """Submit ``prompt`` and read the events; leaving the block early ends the run.
 
         Leaving before the last event (Finished or Failed) cancels the run, and the
         process group is reaped (within the shutdown ladder) before the block is left.
         After the last event the CLI is exiting by itself; the actor reaps it, under its
         supervisor, without holding the caller.
         """
-        events = self.submit(conversation)
+        events = self.submit(prompt)
         try:
             yield events
         finally:

@@ -122,6 +122,11 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
         """One user turn: ``Conversation.from_prompt("Say hi").prompt == "Say hi"``."""
         return cls(turns=(Turn("user", prompt),))
 
+    @classmethod
+    def of(cls, prompt: str | Conversation) -> Conversation:
+        """``prompt`` itself, or a bare prompt string as one user turn."""
+        return prompt if isinstance(prompt, Conversation) else cls.from_prompt(prompt)
+
     @property
     def prompt(self) -> str:
         """The text of the last (user) turn: what the model answers."""
@@ -133,7 +138,13 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
         return self.turns[:-1]
 
     def flattened(self) -> str:
-        """The whole conversation as ``role: text`` lines (for a CLI that takes one prompt)."""
+        """The whole conversation as ``role: text`` lines (for a CLI that takes one prompt).
+
+        A lone user turn without system text is its text alone: there is nothing to tell
+        apart (``Conversation.from_prompt("Hi").flattened() == "Hi"``).
+        """
+        if not self.system and len(self.turns) == 1:
+            return self.prompt
         lines = [f"system: {self.system}"] if self.system else []
         lines += [f"{turn.role}: {turn.text}" for turn in self.turns]
         return "\n".join(lines)

@@ -23,23 +23,15 @@ from typing import Any, get_args
 from hypothesis import strategies as st
 from msgspec import UNSET
 
-from contracts import openai, openai_responses, session
-from contracts.prompt import ROLES
+from contracts import conversation, openai, openai_responses, session
+from contracts.openai_params import PARAMETERS
+from contracts.prompt import ROLES, SYSTEM_ROLES
 
 IGNORED_OPENAI_FIELDS: tuple[str, ...] = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "seed",
     "presence_penalty",
     "frequency_penalty",
     "user",
     "metadata",
-    "response_format",
-    "logprobs",
-    "top_logprobs",
     "parallel_tool_calls",
     "logit_bias",
 )
@@ -55,6 +47,10 @@ KNOWN_REQUEST_FIELDS: frozenset[str] = frozenset(
         "tools",
         "functions",
         "tool_choice",
+        "response_format",
+        "logprobs",
+        "top_logprobs",
+        *PARAMETERS,
         *IGNORED_OPENAI_FIELDS,
     }
 )
@@ -65,7 +61,9 @@ FAILED_KINDS: tuple[session.FailedKind, ...] = get_args(session.FailedKind)
 _MAX_JSON_INT = 2**53
 _short_text = st.text(max_size=40)
 _counts = st.integers(min_value=0, max_value=_MAX_JSON_INT)
-_finish_reasons: st.SearchStrategy[session.FinishReason] = st.sampled_from(["stop", "length"])
+_finish_reasons: st.SearchStrategy[session.FinishReason] = st.sampled_from(
+    get_args(session.FinishReason)
+)
 
 
 def json_values(max_leaves: int = 10) -> st.SearchStrategy[Any]:
@@ -106,20 +104,57 @@ def message_contents() -> st.SearchStrategy[str | list[dict[str, Any]]]:
 
 def chat_message() -> st.SearchStrategy[dict[str, Any]]:
     """One valid chat message, sometimes with a ``name`` (which is ignored)."""
+    return chat_message_with(roles())
+
+
+def chat_message_with(roles_: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """One valid chat message whose role is drawn from ``roles_``."""
     return st.fixed_dictionaries(
-        {"role": roles(), "content": message_contents()},
+        {"role": roles_, "content": message_contents()},
         optional={"name": _short_text},
     )
 
 
-def chat_messages(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """A valid ``messages`` list: ``chat_messages()`` or ``chat_messages(max_size=128)``."""
-    return st.lists(chat_message(), min_size=min_size, max_size=max_size)
+@st.composite
+def chat_messages(draw: st.DrawFn, min_size: int = 1, max_size: int = 6) -> list[dict[str, Any]]:
+    """A valid ``messages`` list: any roles, ending with a user (or tool) message.
+
+    ``chat_messages()`` or ``chat_messages(max_size=128)``. (A list of system messages
+    only is valid too; :func:`system_only_messages` draws those.)
+    """
+    head = draw(st.lists(chat_message(), min_size=max(min_size - 1, 0), max_size=max_size - 1))
+    return [*head, draw(chat_message_with(st.sampled_from(["user", "tool"])))]
+
+
+def system_only_messages(max_size: int = 4) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A valid ``messages`` list of system and developer messages only."""
+    return st.lists(
+        chat_message_with(st.sampled_from(sorted(SYSTEM_ROLES))), min_size=1, max_size=max_size
+    )
 
 
 def ignored_openai_fields() -> st.SearchStrategy[dict[str, Any]]:
     """Some of the standard fields a CLI cannot honour, each with any JSON value."""
-    return st.dictionaries(st.sampled_from(IGNORED_OPENAI_FIELDS), json_values(), max_size=5)
+    return st.dictionaries(st.sampled_from(IGNORED_OPENAI_FIELDS), json_values(), max_size=4)
+
+
+def request_parameters() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid values of the sampling parameters (each is honoured or named as ignored).
+
+    Never ``response_format`` (an implementation may refuse it) nor log-probabilities.
+    """
+    stop = st.text(min_size=1, max_size=8)
+    values: dict[str, st.SearchStrategy[Any]] = {
+        "temperature": st.none() | st.floats(0, 2) | st.integers(0, 2),
+        "top_p": st.none() | st.floats(0, 1),
+        "max_tokens": st.none() | st.integers(1, 1_000_000),
+        "max_completion_tokens": st.none() | st.integers(1, 1_000_000),
+        "stop": st.none() | stop | st.lists(stop, max_size=4),
+        "seed": st.none() | st.integers(-(2**53), 2**53),
+        "reasoning_effort": st.none() | st.sampled_from(sorted(conversation.EFFORTS)),
+        "logprobs": st.none() | st.just(False),
+    }
+    return st.fixed_dictionaries({}, optional=values)
 
 
 def unknown_fields() -> st.SearchStrategy[dict[str, Any]]:
@@ -133,12 +168,13 @@ def chat_requests(draw: st.DrawFn, pinned_model: str) -> dict[str, Any]:
     """A request body (as a dict, to be JSON-encoded) that the rules must accept.
 
     ``chat_requests("gpt-5")``: model absent, null or the pinned one; stream and
-    stream_options consistent; n absent, null or 1; tools absent, null or empty;
-    plus ignored and unknown fields.
+    stream_options consistent; n absent, null or 1; tools absent, null or empty; valid
+    sampling parameters; plus ignored and unknown fields.
     """
     body: dict[str, Any] = draw(unknown_fields())
     body.update(draw(ignored_openai_fields()))
-    body["messages"] = draw(chat_messages())
+    body.update(draw(request_parameters()))
+    body["messages"] = draw(chat_messages() | system_only_messages())
     model = draw(st.sampled_from(["absent", "null", "pinned"]))
     if model != "absent":
         body["model"] = pinned_model if model == "pinned" else None
@@ -177,9 +213,40 @@ def chat_completion_requests() -> st.SearchStrategy[openai.ChatCompletionRequest
     )
 
 
+def conversations() -> st.SearchStrategy[conversation.Conversation]:
+    """``Conversation`` values of the shape the mapping rule makes: turns ending with a
+    user turn, any system text, and some request options."""
+    turn = st.builds(conversation.Turn, st.sampled_from(["user", "assistant"]), st.text(min_size=1))
+    last = st.builds(conversation.Turn, st.just("user"), st.text(min_size=1))
+    options = st.builds(
+        conversation.RequestOptions,
+        temperature=st.none() | st.floats(0, 2),
+        max_tokens=st.none() | st.integers(1, 10_000),
+        stop=st.lists(st.text(min_size=1, max_size=5), max_size=4).map(tuple),
+        reasoning_effort=st.none() | st.sampled_from(sorted(conversation.EFFORTS)),
+        response_format=st.none()
+        | st.builds(conversation.ResponseFormat, kind=st.just("json_object")),
+    )
+    return st.builds(
+        lambda history, final, system, opts: conversation.Conversation(
+            turns=(*history, final), system=system, options=opts
+        ),
+        st.lists(turn, max_size=4),
+        last,
+        st.text(max_size=20),
+        options,
+    )
+
+
 def valid_chat_requests() -> st.SearchStrategy[openai.ValidChatRequest]:
     """``ValidChatRequest`` values, for round trips."""
-    return st.builds(openai.ValidChatRequest, st.text(), st.booleans(), st.booleans())
+    return st.builds(
+        openai.ValidChatRequest,
+        conversations(),
+        st.booleans(),
+        st.booleans(),
+        st.lists(st.sampled_from(PARAMETERS), max_size=3, unique=True).map(tuple),
+    )
 
 
 def session_events() -> st.SearchStrategy[session.SessionEvent]:

@@ -37,6 +37,8 @@ RequestRule = Literal[
     "media_parts_refused",
     "prompt_at_most_256_kib",
     "body_at_most_1_mib",
+    "logprobs_refused",
+    "parameters_validated",
 ]
 REQUEST_RULES: tuple[RequestRule, ...] = get_args(RequestRule)
 
@@ -118,7 +120,9 @@ def _n(draw: st.DrawFn) -> InvalidChatRequest:
 def _messages(draw: st.DrawFn) -> InvalidChatRequest:
     valid = draw(chat_messages(max_size=3))
     broken: Any = draw(
-        st.sampled_from(["empty", "too_many", "role", "empty_content", "content_type", "absent"])
+        st.sampled_from(
+            ["empty", "too_many", "role", "empty_content", "content_type", "absent", "last"]
+        )
     )
     match broken:
         case "empty":
@@ -133,9 +137,40 @@ def _messages(draw: st.DrawFn) -> InvalidChatRequest:
         case "content_type":
             content = draw(st.none() | st.integers() | st.booleans())
             messages = [*valid, {"role": "user", "content": content}]
+        case "last":  # a completion answers the user: the last turn is not the assistant's
+            messages = [*valid, {"role": "assistant", "content": "x"}]
         case _:
             return InvalidChatRequest("messages_valid", _encoded({"model": None}))
     return InvalidChatRequest("messages_valid", _encoded({"messages": messages}))
+
+
+@st.composite
+def _logprobs(draw: st.DrawFn) -> InvalidChatRequest:
+    field, value = draw(
+        st.sampled_from([("logprobs", True)])
+        | st.tuples(st.just("top_logprobs"), st.integers(min_value=0, max_value=20))
+    )
+    return InvalidChatRequest("logprobs_refused", _encoded(_base(draw) | {field: value}), field)
+
+
+_OUT_OF_RANGE: dict[str, st.SearchStrategy[Any]] = {
+    "temperature": st.floats(min_value=2.001, max_value=1e6) | st.floats(max_value=-0.001),
+    "top_p": st.floats(min_value=1.001, max_value=1e6) | st.floats(max_value=-0.001),
+    "max_tokens": st.integers(max_value=0),
+    "max_completion_tokens": st.integers(max_value=0),
+    "stop": st.lists(st.text(min_size=1, max_size=3), min_size=5, max_size=8) | st.just(""),
+    "reasoning_effort": st.text(max_size=10).filter(
+        lambda value: value not in {"none", "minimal", "low", "medium", "high", "xhigh"}
+    ),
+}
+
+
+@st.composite
+def _parameters(draw: st.DrawFn) -> InvalidChatRequest:
+    field = draw(st.sampled_from(sorted(_OUT_OF_RANGE)))
+    value = draw(_OUT_OF_RANGE[field])
+    body = _base(draw) | {field: value}
+    return InvalidChatRequest("parameters_validated", _encoded(body), field)
 
 
 @st.composite
@@ -187,6 +222,8 @@ def invalid_chat_requests(
         "media_parts_refused": _media(),
         "prompt_at_most_256_kib": _long_prompt(),
         "body_at_most_1_mib": _large_body(),
+        "logprobs_refused": _logprobs(),
+        "parameters_validated": _parameters(),
     }
     if rule is not None:
         return by_rule[rule]

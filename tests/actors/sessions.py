@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import trio
 from actors.child_process import Ladder
 from actors.launch import session_spec
 from actors.session import Session, SessionActor, SessionSpec, Timers
+from contracts.conversation import Conversation
 from contracts.config import Config, ProviderSettings
 from contracts.session import SessionEvent
 
@@ -51,15 +53,7 @@ def fake_spec(
     spec = session_spec(
         provider, model, config, work_root=str(work_root), environ=fake_environ(tmp_path)
     )
-    return SessionSpec(
-        driver=spec.driver,
-        model=spec.model,
-        argv=spec.argv,
-        env=spec.env,
-        work_root=spec.work_root,
-        timers=timers,
-        ladder=ladder,
-    )
+    return dataclasses.replace(spec, timers=timers, ladder=ladder)
 
 
 def pid_file(tmp_path: Path, name: str) -> int:
@@ -67,13 +61,15 @@ def pid_file(tmp_path: Path, name: str) -> int:
     return int((tmp_path / "pids" / name).read_text())
 
 
-async def collect(session: Session, prompt: str) -> list[SessionEvent]:
+async def collect(session: Session, prompt: str | Conversation) -> list[SessionEvent]:
     """Submit ``prompt`` and read every event until the session ends."""
     events = session.submit(prompt)
     return [event async for event in events]
 
 
-async def run_once(spec: SessionSpec, prompt: str) -> tuple[Session, list[SessionEvent]]:
+async def run_once(
+    spec: SessionSpec, prompt: str | Conversation
+) -> tuple[Session, list[SessionEvent]]:
     """Run one session to its end in a nursery of its own."""
     async with trio.open_nursery() as nursery:
         session: Session = await nursery.start(SessionActor(spec).run)

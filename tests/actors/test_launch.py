@@ -13,8 +13,8 @@ from actors.launch import UnknownProvider, resolve_executable, session_spec
 from actors.sandbox import redact, seed_home
 from actors.session import SessionActor, SessionSpec
 from contracts.config import Config, ProviderSettings, parse_config
-from contracts.providers import CliDriver, driver
-from tests.actors.sessions import fake_spec
+from contracts.providers import CliDriver, Workspace, driver
+from tests.actors.sessions import fake_spec, until
 
 
 def _driver(provider: str) -> CliDriver:
@@ -85,10 +85,21 @@ def test_the_session_environment_is_scrubbed(tmp_path: Path) -> None:
     }  # fmt: skip
 
 
-def test_operator_extra_args_come_before_codexs_stdin_dash(tmp_path: Path) -> None:
+def test_operator_extra_args_come_before_codexs_resume(tmp_path: Path) -> None:
     config = Config(providers={"codex": ProviderSettings(extra_args=("--config=x=1",))})
     spec = session_spec("codex", "m", config, work_root=str(tmp_path), environ={})
-    assert spec.argv[-2:] == ("--config=x=1", "-")
+    workspace = Workspace(str(tmp_path), "9b2e")
+    argv = spec.driver.launch(spec.launch_request(workspace, None)).argv
+    assert argv[-4:] == ("--config=x=1", "resume", "9b2e", "-")
+
+
+def test_the_persona_comes_from_the_config(tmp_path: Path) -> None:
+    parsed = parse_config(b'[providers.gemini]\npersona = "agent"\n')
+    spec = session_spec("gemini", "m", parsed, work_root=str(tmp_path), environ={})
+    assert spec.persona == "agent"
+    assert session_spec("claude", "m", parsed, work_root=str(tmp_path), environ={}).persona == (
+        "completion"
+    )
 
 
 def test_session_timers_and_ladder_come_from_the_config(tmp_path: Path) -> None:
@@ -127,8 +138,13 @@ async def test_an_isolated_session_runs_with_its_private_home(tmp_path: Path) ->
     actor = SessionActor(isolated)
     async with trio.open_nursery() as nursery:
         session = await nursery.start(actor.run)
-        environ = Path(f"/proc/{session.pid}/environ").read_bytes().split(b"\0")
-        home = next(v for v in environ if v.startswith(b"HOME=")).decode()[5:]
+
+        def homes() -> list[bytes]:  # empty while the fake's shebang execs its python
+            environ = Path(f"/proc/{session.pid}/environ").read_bytes().split(b"\0")
+            return [v for v in environ if v.startswith(b"HOME=")]
+
+        await until(lambda: bool(homes()))
+        home = homes()[0].decode()[5:]
         assert home.startswith(str(tmp_path / "sessions"))
         assert home != os.environ.get("HOME")
         session.cancel()

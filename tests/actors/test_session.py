@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,7 @@ async def test_a_stderr_flood_is_drained_and_only_its_tail_kept(tmp_path: Path) 
 
 async def test_a_missing_executable_is_not_installed(tmp_path: Path) -> None:
     spec = fake_spec("claude", tmp_path)
-    spec = type(spec)(**{**spec.__dict__, "argv": ("/nonexistent/claude", *spec.argv[1:])})
+    spec = dataclasses.replace(spec, executable="/nonexistent/claude")
     session, events = await run_once(spec, PROMPT)
     assert session.pid is None
     assert len(events) == 1

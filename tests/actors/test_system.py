@@ -13,7 +13,7 @@ from actors.session import Session, SessionSpec
 from actors.system import SessionFailed, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.session import Finished, Started, TextDelta
-from tests.actors.sessions import children_environ, fake_environ, until
+from tests.actors.sessions import children_environ, fake_environ, fake_spec, until
 from tests.fakes.fake_cli import answer_text, expected_tokens
 from tests.processes import alive, gone_within
 
@@ -103,7 +103,7 @@ async def test_the_warm_pool_parks_sessions_and_serves_from_them(tmp_path: Path)
         pool = await system.warm("claude", "fake-model", size=2)
         await until(lambda: pool.parked == 2)
         parked_pids = {s.pid for s in pool._parked}
-        session = await pool.acquire()
+        session = await pool.acquire(PROMPT)
         assert session.pid in parked_pids
         await until(lambda: pool.parked == 2)  # replaced after use
         completion = await system.query("claude", "fake-model", PROMPT)
@@ -216,7 +216,7 @@ async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_whe
             await until(lambda: pool.parked == 1)
             await trio.sleep(1.5)  # five park limits: retired once, not replaced
             assert pool.parked == 0 and len(starts) == 1
-            session = await pool.acquire()  # a cold start; the pool parks again after it
+            session = await pool.acquire(PROMPT)  # a cold start; it parks again after it
             async with session.stream(PROMPT) as events:
                 assert isinstance([e async for e in events][-1], Finished)
             await until(lambda: pool.parked == 1)
@@ -224,7 +224,15 @@ async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_whe
             nursery.cancel_scope.cancel()
 
 
-def test_claude_is_parked_for_less_than_its_stdin_wait() -> None:
-    from contracts.providers.claude import CLAUDE
+def test_claude_parks_without_a_limit_and_gemini_never_parks(tmp_path: Path) -> None:
+    """claude waits on stream-json input as long as stdin is open; gemini gives up on
+    stdin after 0.5 s and reads its conversation as it starts: no pool parks it."""
+    from actors.pool import WarmPool
 
-    assert CLAUDE.stdin_wait_seconds == 3.0
+    async def start(spec: SessionSpec) -> Session:
+        raise AssertionError("not started here")
+
+    claude = WarmPool(fake_spec("claude", tmp_path), 1, start)
+    gemini = WarmPool(fake_spec("gemini", tmp_path), 1, start)
+    assert claude.size == 1 and claude.max_park is None
+    assert gemini.size == 0

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
+from contracts.conversation import Conversation, Turn
 from contracts.providers import (
     AMP,
     CLAUDE,
@@ -14,10 +13,13 @@ from contracts.providers import (
     GEMINI,
     PROFILES,
     CliDriver,
+    LaunchRequest,
+    Persona,
+    Workspace,
     driver,
     scrubbed_environment,
 )
-from contracts.providers.codex import COMPLETION_ONLY_CONFIG
+from contracts.providers.codex import COMPLETION_ONLY_CONFIG, NO_PERSONA_CONFIG
 
 DRIVER_LIST = list(DRIVERS.values())
 IDS = list(DRIVERS)
@@ -38,23 +40,52 @@ def test_drivers_registry_is_read_only() -> None:
         DRIVERS["llama"] = DRIVERS["claude"]  # type: ignore[index]
 
 
-def test_claude_command_line_is_headless_streaming_and_tool_free() -> None:
-    assert DRIVERS["claude"].argv("/opt/bin/claude", "claude-sonnet-4-5") == (
+def _argv(
+    found: CliDriver,
+    executable: str,
+    model: str,
+    extra_args: tuple[str, ...] = (),
+    *,
+    persona: Persona = "completion",
+) -> tuple[str, ...]:
+    request = LaunchRequest(
+        executable=executable,
+        model=model,
+        workspace=Workspace("/w", "9b2e"),
+        extra_args=extra_args,
+        conversation=Conversation.from_prompt("Hi"),
+        persona=persona,
+    )
+    return found.launch(request).argv
+
+
+def test_claude_command_line_takes_stream_json_and_is_tool_free() -> None:
+    assert _argv(DRIVERS["claude"], "/opt/bin/claude", "claude-sonnet-4-5") == (
         "/opt/bin/claude",
         "-p",
+        "--input-format=stream-json",
         "--output-format=stream-json",
         "--verbose",
         "--include-partial-messages",
         "--model=claude-sonnet-4-5",
         "--tools=",
-        "--permission-mode=plan",
         "--strict-mcp-config",
         "--setting-sources=",
+        "--disable-slash-commands",
+        "--no-session-persistence",
     )
 
 
-def test_codex_command_line_withdraws_the_shell_and_reads_the_prompt_from_stdin() -> None:
-    argv = DRIVERS["codex"].argv("codex", "gpt-5")
+def test_no_command_line_puts_a_cli_in_plan_mode() -> None:
+    """Plan mode was a second lock beside the withdrawn tools, and it injected a plan-mode
+    reminder (claude) or prompt (gemini) the client never asked for."""
+    for found in DRIVER_LIST:
+        argv = _argv(found, "cli", "m")
+        assert not any(arg.endswith("-mode=plan") for arg in argv)
+
+
+def test_codex_command_line_withdraws_the_shell_and_resumes_its_own_transcript() -> None:
+    argv = _argv(DRIVERS["codex"], "codex", "gpt-5")
     assert argv[:9] == (
         "codex",
         "exec",
@@ -66,26 +97,32 @@ def test_codex_command_line_withdraws_the_shell_and_reads_the_prompt_from_stdin(
         "--model=gpt-5",
         "--ignore-user-config",
     )
-    assert argv[-1] == "-"
+    assert argv[-3:] == ("resume", "9b2e", "-")
     overrides = [arg.removeprefix("--config=") for arg in argv if arg.startswith("--config=")]
-    assert overrides == list(COMPLETION_ONLY_CONFIG)
+    assert overrides == [*COMPLETION_ONLY_CONFIG, *NO_PERSONA_CONFIG]
     for setting in (
         'approval_policy="never"',
         'web_search="disabled"',
         "features.shell_tool=false",
         "features.unified_exec=false",
+        "include_permissions_instructions=false",
     ):
         assert setting in overrides
 
 
-def test_gemini_command_line_is_stream_json_in_plan_mode_with_every_tool_denied() -> None:
+def test_codex_keeps_its_own_instructions_with_the_agent_persona() -> None:
+    argv = _argv(DRIVERS["codex"], "codex", "gpt-5", persona="agent")
+    overrides = [arg.removeprefix("--config=") for arg in argv if arg.startswith("--config=")]
+    assert overrides == list(COMPLETION_ONLY_CONFIG)
+
+
+def test_gemini_command_line_is_stream_json_with_every_tool_denied() -> None:
     from contracts.providers.gemini import NO_TOOLS_POLICY
 
-    assert DRIVERS["gemini"].argv("gemini", "gemini-2.5-flash") == (
+    assert _argv(DRIVERS["gemini"], "gemini", "gemini-2.5-flash") == (
         "gemini",
         "--output-format=stream-json",
         "--model=gemini-2.5-flash",
-        "--approval-mode=plan",
         "--skip-trust",
         f"--admin-policy={NO_TOOLS_POLICY}",  # plan mode alone is escapable (issue 7)
         f"--policy={NO_TOOLS_POLICY}",
@@ -93,7 +130,7 @@ def test_gemini_command_line_is_stream_json_in_plan_mode_with_every_tool_denied(
 
 
 def test_amp_command_line_has_no_model_flag() -> None:
-    assert DRIVERS["amp"].argv("amp", "amp-smart") == (
+    assert _argv(DRIVERS["amp"], "amp", "amp-smart") == (
         "amp",
         "-x",
         "--stream-json",
@@ -105,7 +142,7 @@ def test_amp_command_line_has_no_model_flag() -> None:
 @pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
 def test_a_hostile_model_name_stays_inside_its_option(found: CliDriver) -> None:
     model = "-rf --dangerously-skip-permissions"
-    argv = found.argv("cli", model)
+    argv = _argv(found, "cli", model)
     assert model not in argv
     assert not any(arg.startswith("--dangerously") for arg in argv)
 
@@ -113,20 +150,30 @@ def test_a_hostile_model_name_stays_inside_its_option(found: CliDriver) -> None:
 @pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
 def test_every_option_value_is_attached_with_equals(found: CliDriver) -> None:
     """A value passed as a separate argument could be read as another flag."""
-    argv = found.argv("cli", "model-x")
-    positional = {"cli", "exec", "-"}
+    argv = _argv(found, "cli", "model-x")
+    positional = {"cli", "exec", "-", "resume", "9b2e"}
     assert all(arg.startswith("-") or arg in positional for arg in argv)
 
 
 @pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
-def test_the_prompt_is_never_on_the_command_line(found: CliDriver) -> None:
-    """argv takes no prompt: one command line serves every prompt, which goes to stdin."""
-    assert list(inspect.signature(found.argv).parameters) == ["executable", "model", "extra_args"]
+def test_the_conversation_is_never_on_the_command_line(found: CliDriver) -> None:
+    """No text of the conversation reaches argv: it goes to stdin or to files."""
+    secret = "TURN-TEXT-7d1f"
+    request = LaunchRequest(
+        executable="cli",
+        model="m",
+        workspace=Workspace("/w", "9b2e"),
+        conversation=Conversation(
+            system=f"system {secret}",
+            turns=(Turn("user", f"u {secret}"), Turn("assistant", "a"), Turn("user", secret)),
+        ),
+    )
+    assert not any(secret in arg for arg in found.launch(request).argv)
 
 
 @pytest.mark.parametrize("found", DRIVER_LIST, ids=IDS)
 def test_operator_extra_args_are_kept_whole_and_in_order(found: CliDriver) -> None:
-    argv = found.argv("cli", "m", ("--config=a=1", "--flag"))
+    argv = _argv(found, "cli", "m", ("--config=a=1", "--flag"))
     at = argv.index("--config=a=1")
     assert argv[at + 1] == "--flag"
 

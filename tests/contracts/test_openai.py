@@ -23,8 +23,8 @@ from contracts.openai_responses import (
     Usage,
     encode_json,
 )
-from contracts.prompt import normalize_messages
-from contracts.session import FailedKind
+from contracts.prompt import conversation_from_messages
+from contracts.session import FailedKind, finish_reason_from
 from contracts.session import Usage as SessionUsage
 from contracts.testing.openai import (
     FAILED_KINDS,
@@ -64,10 +64,14 @@ def _accepted(body: dict[str, Any]) -> ValidChatRequest:
 
 
 @given(chat_requests(PINNED))
-def test_valid_requests_are_accepted_as_their_flattened_prompt(body: dict[str, Any]) -> None:
-    """Rule: a request within every rule is accepted, its messages flattened."""
+def test_valid_requests_are_accepted_as_their_conversation(body: dict[str, Any]) -> None:
+    """Rule: a request within every rule is accepted, its messages mapped to turns."""
     valid = _accepted(body)
-    assert valid.prompt == normalize_messages(body["messages"])
+    expected = conversation_from_messages(body["messages"])
+    assert (valid.conversation.system, valid.conversation.turns) == (
+        expected.system,
+        expected.turns,
+    )
     assert valid.stream is bool(body.get("stream"))
     assert valid.include_usage is bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -105,7 +109,7 @@ def test_rule_body_at_most_1_mib(body: dict[str, Any], extra: int) -> None:
     encoded = _encode(body)
     padded = encoded + b" " * (MAX_BODY_BYTES - len(encoded) + extra)
     if extra == 0:
-        assert validate_chat_request(padded, PINNED).prompt
+        assert validate_chat_request(padded, PINNED).conversation.prompt
     else:
         assert _refused(padded).status == 413
 
@@ -114,7 +118,7 @@ def test_rule_body_at_most_1_mib(body: dict[str, Any], extra: int) -> None:
 def test_rule_model_absent_or_pinned(messages: list[dict[str, Any]], model: str | None) -> None:
     """Rule: model is absent, null or the pinned model; another answers 400 naming the pin."""
     if model is None or model == PINNED:
-        assert _accepted({"messages": messages, "model": model}).prompt
+        assert _accepted({"messages": messages, "model": model}).conversation
     else:
         error = _refused({"messages": messages, "model": model})
         assert (error.status, error.param) == (400, "model")
@@ -164,14 +168,15 @@ def test_rule_stream_options_needs_stream(
 def test_rule_n_at_most_1(messages: list[dict[str, Any]], n: int | None) -> None:
     """Rule: n is absent, null or 1; more (or fewer) choices answer 400 with param "n"."""
     if n in (None, 1):
-        assert _accepted({"messages": messages, "n": n}).prompt
+        assert _accepted({"messages": messages, "n": n}).conversation
     else:
         assert (_refused({"messages": messages, "n": n}).param) == "n"
 
 
 @given(chat_requests(PINNED), ignored_openai_fields())
 def test_rule_ignored_openai_fields_accepted(body: dict[str, Any], ignored: dict[str, Any]) -> None:
-    """Rule: temperature, max_tokens, stop, … are accepted and ignored whatever their value."""
+    """Rule: penalties, user, metadata, parallel_tool_calls and logit_bias are accepted and
+    ignored whatever their value."""
     assert _accepted({**body, **ignored}) == _accepted(body)
 
 
@@ -432,17 +437,19 @@ def test_every_failure_kind_has_an_error_status() -> None:
     assert all(chat.failure_status(kind) >= 499 for kind in FAILED_KINDS)
 
 
-@given(st.none() | st.text(max_size=20) | st.sampled_from(["length", "MAX_TOKENS", "end_turn"]))
-def test_rule_finish_reason_is_stop_or_length(raw: str | None) -> None:
-    """Rule: whatever a CLI says, the finish reason is "stop" or "length"."""
-    assert chat.finish_reason_from(raw) in ("stop", "length")
+@given(st.none() | st.text(max_size=20) | st.sampled_from(["length", "MAX_TOKENS", "SAFETY"]))
+def test_rule_finish_reason_is_stop_length_or_content_filter(raw: str | None) -> None:
+    """Rule: whatever a CLI says, the finish reason is "stop", "length" or "content_filter"."""
+    assert finish_reason_from(raw) in ("stop", "length", "content_filter")
 
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [("max_tokens", "length"), ("MAX_TOKENS", "length"), ("max_output_tokens", "length"),
-     ("length", "length"), ("end_turn", "stop"), ("STOP", "stop"), ("tool_use", "stop"),
-     (None, "stop")],
+     ("length", "length"), ("model_context_window_exceeded", "length"),
+     ("refusal", "content_filter"), ("SAFETY", "content_filter"),
+     ("content_filter", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"),
+     ("end_turn", "stop"), ("STOP", "stop"), ("tool_use", "stop"), (None, "stop")],
 )  # fmt: skip
-def test_length_like_stop_reasons_become_length(raw: str | None, reason: str) -> None:
-    assert chat.finish_reason_from(raw) == reason
+def test_provider_stop_reasons_map_to_openais(raw: str | None, reason: str) -> None:
+    assert finish_reason_from(raw) == reason

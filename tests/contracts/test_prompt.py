@@ -1,4 +1,5 @@
-"""Chat messages flatten into one prompt; anything a CLI cannot honour is refused by name."""
+"""Chat messages become a conversation (system prompt and turns); anything a CLI cannot
+honour is refused by name."""
 
 from __future__ import annotations
 
@@ -8,15 +9,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.conversation import Conversation, Turn
 from contracts.prompt import (
     MAX_MESSAGES,
     MAX_PROMPT_BYTES,
     ROLES,
+    SYSTEM_JOINER,
+    SYSTEM_ROLES,
     PromptError,
-    normalize_messages,
-    normalize_prompt,
+    conversation_from_messages,
+    conversation_from_prompt,
 )
-from contracts.testing.openai import chat_message, chat_messages, json_values, text_parts
+from contracts.testing.openai import (
+    chat_message,
+    chat_message_with,
+    chat_messages,
+    json_values,
+    system_only_messages,
+    text_parts,
+)
 
 
 def _content_text(content: str | list[dict[str, Any]]) -> str:
@@ -27,15 +38,83 @@ def _content_text(content: str | list[dict[str, Any]]) -> str:
 
 def _refusal(messages: Any) -> PromptError:
     with pytest.raises(PromptError) as caught:
-        normalize_messages(messages)
+        conversation_from_messages(messages)
     return caught.value
 
 
+def _flat(messages: Any) -> str:
+    return conversation_from_messages(messages).flattened()
+
+
 @given(chat_messages())
-def test_messages_flatten_to_role_colon_content_lines(messages: list[dict[str, Any]]) -> None:
-    """Rule: each message becomes "role: content", messages joined with a newline."""
-    expected = "\n".join(f"{m['role']}: {_content_text(m['content'])}" for m in messages)
-    assert normalize_messages(messages) == expected
+def test_rule_system_and_developer_messages_anywhere_are_the_system_prompt(
+    messages: list[dict[str, Any]],
+) -> None:
+    """Rule: the texts of system and developer messages, wherever they stand, joined in
+    order with a blank line, are the system prompt; no turn holds them."""
+    chat = conversation_from_messages(messages)
+    system = [_content_text(m["content"]) for m in messages if m["role"] in SYSTEM_ROLES]
+    assert chat.system == SYSTEM_JOINER.join(system)
+    assert len(chat.turns) == sum(1 for m in messages if m["role"] not in SYSTEM_ROLES)
+
+
+@given(chat_messages())
+def test_rule_user_and_assistant_turns_keep_their_order_and_tool_is_a_user_turn(
+    messages: list[dict[str, Any]],
+) -> None:
+    """Rule: user, assistant and tool messages are the turns, in order; a tool message is a
+    user turn (tools are refused, so there is no call for it to answer)."""
+    expected = [
+        Turn("assistant" if m["role"] == "assistant" else "user", _content_text(m["content"]))
+        for m in messages
+        if m["role"] not in SYSTEM_ROLES
+    ]
+    chat = conversation_from_messages(messages)
+    assert list(chat.turns) == expected
+    assert chat.prompt == expected[-1].text
+    assert chat.history == tuple(expected[:-1])
+
+
+@given(system_only_messages())
+def test_rule_system_messages_alone_are_one_user_turn(messages: list[dict[str, Any]]) -> None:
+    """Rule: a conversation of system (and developer) messages only is one user turn of
+    their joined text, and no system prompt: there is nothing else to answer."""
+    chat = conversation_from_messages(messages)
+    joined = SYSTEM_JOINER.join(_content_text(m["content"]) for m in messages)
+    assert chat == Conversation(turns=(Turn("user", joined),))
+
+
+@given(
+    chat_messages(max_size=4), st.lists(chat_message_with(st.sampled_from(sorted(SYSTEM_ROLES))))
+)
+def test_rule_the_last_turn_comes_from_the_user(
+    messages: list[dict[str, Any]], trailing_system: list[dict[str, Any]]
+) -> None:
+    """Rule: a conversation whose last turn is the assistant's is refused, naming it
+    (system messages after it do not change that)."""
+    assistant = {"role": "assistant", "content": "Bonjour"}
+    error = _refusal([*messages, assistant, *trailing_system])
+    assert error.param == "messages"
+    assert error.message.startswith(f"messages[{len(messages)}] is the last turn")
+    assert conversation_from_messages([*messages, *trailing_system]).prompt
+
+
+def test_the_reference_chat_maps_to_a_system_prompt_and_three_turns() -> None:
+    chat = conversation_from_messages(
+        [
+            {"role": "system", "content": "You are a terse French translator."},
+            {"role": "user", "content": "Translate: good morning"},
+            {"role": "assistant", "content": "Bonjour"},
+            {"role": "developer", "content": "Answer in one word."},
+            {"role": "user", "content": "Translate: good night"},
+        ]
+    )
+    assert chat.system == "You are a terse French translator.\n\nAnswer in one word."
+    assert [(t.role, t.text) for t in chat.turns] == [
+        ("user", "Translate: good morning"),
+        ("assistant", "Bonjour"),
+        ("user", "Translate: good night"),
+    ]
 
 
 @given(st.integers(min_value=0, max_value=MAX_MESSAGES + 40))
@@ -43,7 +122,7 @@ def test_rule_messages_count_is_1_to_128(count: int) -> None:
     """Rule: messages holds 1 to 128 entries."""
     messages = [{"role": "user", "content": "hi"}] * count
     if 1 <= count <= MAX_MESSAGES:
-        assert normalize_messages(messages).count("\n") == count - 1
+        assert len(conversation_from_messages(messages).turns) == count
     else:
         error = _refusal(messages)
         assert error.param == "messages"
@@ -55,14 +134,14 @@ def test_rule_messages_count_is_1_to_128(count: int) -> None:
     st.sampled_from(["a", "é", "€", "😀"]),
 )
 def test_rule_prompt_at_most_262144_bytes(messages: list[dict[str, Any]], char: str) -> None:
-    """Rule: the flattened prompt is at most 262,144 bytes: exactly that is accepted, one
-    byte more is refused."""
-    head = len(normalize_messages(messages).encode()) + len("\nuser: ")
+    """Rule: the flattened conversation is at most 262,144 bytes: exactly that is accepted,
+    one byte more is refused."""
+    head = len(_flat([*messages, {"role": "user", "content": "a"}]).encode()) - 1
     room = MAX_PROMPT_BYTES - head
     width = len(char.encode())
     filler = char * (room // width) + "a" * (room % width)
     exact = [*messages, {"role": "user", "content": filler}]
-    assert len(normalize_messages(exact).encode()) == MAX_PROMPT_BYTES
+    assert len(_flat(exact).encode()) == MAX_PROMPT_BYTES
     error = _refusal([*messages, {"role": "user", "content": filler + "a"}])
     assert error.param == "messages"
     assert str(MAX_PROMPT_BYTES) in error.message
@@ -71,9 +150,9 @@ def test_rule_prompt_at_most_262144_bytes(messages: list[dict[str, Any]], char: 
 @given(chat_messages(max_size=3), st.text(max_size=12) | st.sampled_from(sorted(ROLES)))
 def test_rule_roles_are_known(messages: list[dict[str, Any]], role: str) -> None:
     """Rule: a role is one of system, developer, user, assistant, tool."""
-    candidate = [*messages, {"role": role, "content": "hi"}]
+    candidate = [*messages, {"role": role, "content": "hi"}, {"role": "user", "content": "q"}]
     if role in ROLES:
-        assert normalize_messages(candidate).endswith(f"\n{role}: hi")
+        assert conversation_from_messages(candidate).prompt == "q"
     else:
         assert f"messages[{len(messages)}].role" in _refusal(candidate).message
 
@@ -82,7 +161,7 @@ def test_rule_roles_are_known(messages: list[dict[str, Any]], role: str) -> None
 def test_rule_text_parts_accepted(parts: list[dict[str, Any]]) -> None:
     """Rule: content may be a list of text parts, joined with a newline (empty ones dropped)."""
     expected = "\n".join(p["text"] for p in parts if p["text"])
-    assert normalize_messages([{"role": "user", "content": parts}]) == f"user: {expected}"
+    assert conversation_from_messages([{"role": "user", "content": parts}]).prompt == expected
 
 
 @given(
@@ -176,9 +255,12 @@ def test_malformed_parts_are_refused_naming_the_part(message: dict[str, Any], pa
 
 
 @given(st.text(min_size=1))
-def test_rule_bare_prompt_is_returned_unchanged(prompt: str) -> None:
-    """Rule: a bare prompt that is non-empty valid UTF-8 within the limit passes as is."""
-    assert normalize_prompt(prompt) == prompt
+def test_rule_bare_prompt_is_one_user_turn_unchanged(prompt: str) -> None:
+    """Rule: a bare prompt that is non-empty valid UTF-8 within the limit is one user turn,
+    its text unchanged (and it flattens to itself)."""
+    chat = conversation_from_prompt(prompt)
+    assert chat == Conversation(turns=(Turn("user", prompt),))
+    assert chat.flattened() == prompt
 
 
 @pytest.mark.parametrize(
@@ -186,9 +268,9 @@ def test_rule_bare_prompt_is_returned_unchanged(prompt: str) -> None:
 )
 def test_bad_bare_prompts_are_refused_with_param_prompt(prompt: str) -> None:
     with pytest.raises(PromptError) as caught:
-        normalize_prompt(prompt)
+        conversation_from_prompt(prompt)
     assert caught.value.param == "prompt"
 
 
 def test_bare_prompt_of_exactly_the_limit_is_accepted() -> None:
-    assert normalize_prompt("a" * MAX_PROMPT_BYTES) == "a" * MAX_PROMPT_BYTES
+    assert conversation_from_prompt("a" * MAX_PROMPT_BYTES).prompt == "a" * MAX_PROMPT_BYTES

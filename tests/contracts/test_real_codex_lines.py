@@ -6,7 +6,8 @@ Each list of lines below is what the real CLI printed against the fake Responses
 
 from __future__ import annotations
 
-from contracts.providers.codex import COMPLETION_ONLY_CONFIG, DRIVER
+from contracts.providers import LaunchRequest, Workspace
+from contracts.providers.codex import COMPLETION_ONLY_CONFIG, DRIVER, NO_PERSONA_CONFIG
 from contracts.session import Failed, Finished, Message, SessionEvent, Started, Usage, Warning
 
 THREAD = "01a1fd65-539a-7930-a673-fde2bc885b31"
@@ -89,11 +90,17 @@ def test_refused_tool_calls_leave_only_the_final_message_and_the_summed_usage() 
 
 
 def test_the_command_line_withdraws_every_tool_the_config_can() -> None:
-    argv = DRIVER.argv("codex", "gpt-5.5", ("--config=model_provider=fake",))
+    request = LaunchRequest(
+        executable="codex",
+        model="gpt-5.5",
+        workspace=Workspace("/w", "9b2e"),
+        extra_args=("--config=model_provider=fake",),
+    )
+    argv = DRIVER.launch(request).argv
     overrides = [arg.removeprefix("--config=") for arg in argv if arg.startswith("--config=")]
-    # The operator's extra arguments come after ours, and before the "-" that reads stdin.
-    assert overrides == [*COMPLETION_ONLY_CONFIG, "model_provider=fake"]
-    assert argv[-1] == "-"
+    # The operator's extra arguments come after ours, before "resume <id> -" (stdin).
+    assert overrides == [*COMPLETION_ONLY_CONFIG, *NO_PERSONA_CONFIG, "model_provider=fake"]
+    assert argv[-3:] == ("resume", "9b2e", "-")
     for setting in (
         "features.shell_tool=false",
         "features.shell_snapshot=false",

@@ -12,6 +12,8 @@ import json
 import tomllib
 from pathlib import Path
 
+from contracts.conversation import Conversation
+from contracts.providers import LaunchRequest, Workspace
 from contracts.providers.gemini import DRIVER, NO_TOOLS_POLICY, SYSTEM_DEFAULTS
 from contracts.session import Failed, Finished, SessionEvent, Started, TextDelta, Usage
 
@@ -66,12 +68,18 @@ def decode(lines: list[str], exit_code: int | None) -> list[SessionEvent]:
 
 
 def test_the_command_line_loads_the_deny_all_policy_as_admin_and_user_policy() -> None:
-    argv = DRIVER.argv("gemini", "gemini-2.5-flash", ("--debug",))
+    request = LaunchRequest(
+        executable="gemini",
+        model="gemini-2.5-flash",
+        workspace=Workspace("/w", "id"),
+        extra_args=("--debug",),
+        conversation=Conversation.from_prompt("Hi"),
+    )
+    argv = DRIVER.launch(request).argv
     assert argv == (
         "gemini",
         "--output-format=stream-json",
         "--model=gemini-2.5-flash",
-        "--approval-mode=plan",
         "--skip-trust",
         f"--admin-policy={NO_TOOLS_POLICY}",
         f"--policy={NO_TOOLS_POLICY}",

@@ -66,8 +66,8 @@ def test_failed_kinds_are_the_specified_seven_and_unreachable() -> None:
     )
 
 
-def test_finish_reasons_are_stop_and_length_only() -> None:
-    assert set(get_args(FinishReason)) == {"stop", "length"}
+def test_finish_reasons_are_stop_length_and_content_filter_only() -> None:
+    assert set(get_args(FinishReason)) == {"stop", "length", "content_filter"}
 
 
 def test_optional_fields_decode_when_left_out() -> None:

@@ -84,6 +84,21 @@ import os
 import sys
 import time
 
+if __package__:  # imported by the tests
+    from tests.fakes.fake_cli_input import (
+        STDIN_GAVE_UP_EXIT,
+        StdinGaveUp,
+        read_conversation,
+        record,
+    )
+else:  # run by tests/fakes/bin/<provider>, with tests/fakes on sys.path
+    from fake_cli_input import (  # type: ignore[no-redef]
+        STDIN_GAVE_UP_EXIT,
+        StdinGaveUp,
+        read_conversation,
+        record,
+    )
+
 PROVIDERS = ("claude", "codex", "gemini", "amp")
 MODES = (
     "ok",
@@ -451,6 +466,22 @@ class _Session:
             "uuid": _new_id(),
         }
 
+    def _claude_ack(self) -> Json:
+        """The no-op result claude writes once it took a history message in."""
+        zero = {"input_tokens": 0, "output_tokens": 0}
+        return {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "num_turns": 0,
+            "result": "",
+            "stop_reason": None,
+            "session_id": self.session_id,
+            "total_cost_usd": 0,
+            "usage": zero,
+            "uuid": _new_id(),
+        }
+
     def _claude_result(self, text: str, usage: dict[str, int], *, error: bool = False) -> Json:
         cost = 0.0 if error else expected_cost_usd(self.prompt)
         return {
@@ -792,13 +823,25 @@ def _run(provider: str, args: list[str]) -> int:
 
     if provider == "codex":
         _stderr("Reading additional input from stdin...")
-    prompt = sys.stdin.buffer.read().decode("utf-8", "replace")
-    mode = parse_directive(prompt) or env_mode
+    session = _Session(provider, args, "")
+
+    def acknowledge() -> None:
+        _emit(session._claude_init())
+        _emit(session._claude_ack())
+
+    try:
+        received = read_conversation(provider, args, _emit, acknowledge)
+    except (StdinGaveUp, FileNotFoundError) as problem:
+        _stderr(str(problem))
+        return STDIN_GAVE_UP_EXIT
+    record(provider, received, args)
+    session.prompt = prompt = received.prompt
+    said = " ".join([received.system or "", *(text for _, text in received.turns), prompt])
+    mode = parse_directive(said) or env_mode
     if mode not in MODES:
         raise _Usage(
             f"fake {provider}: unknown mode {mode!r} in the prompt (known: {', '.join(MODES)})"
         )
-    session = _Session(provider, args, prompt)
 
     if mode == "silent_start":
         _sleep_forever()
@@ -858,6 +901,9 @@ def _run(provider: str, args: list[str]) -> int:
     if mode == "linger":
         sys.stdout.flush()
         time.sleep(LINGER_S)
+    if _option(args, "--input-format") == "stream-json":
+        sys.stdout.flush()
+        sys.stdin.buffer.read()  # claude's input loop ends when stdin does
     return 0
 
 

@@ -333,6 +333,17 @@ def endpoint_rules(target: EndpointTarget) -> list[Rule[Any]]:
             "request.prompt_at_most_256_kib",
             "a prompt over 262,144 bytes is 400",
         ),
+        (
+            "logprobs_refused",
+            "request.logprobs_are_refused",
+            "logprobs or top_logprobs is 400 naming it",
+        ),
+        (
+            "parameters_validated",
+            "request.parameters_are_validated",
+            "a parameter out of its range (temperature, top_p, max_tokens, stop,"
+            " reasoning_effort) is 400",
+        ),
     ]
     rules = [*_auth_rules(target), *_model_rules(target), _health_rule(target)]
     for rule, name, summary in request_rules:
