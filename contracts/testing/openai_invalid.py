@@ -154,8 +154,8 @@ def _logprobs(draw: st.DrawFn) -> InvalidChatRequest:
 
 
 _OUT_OF_RANGE: dict[str, st.SearchStrategy[Any]] = {
-    "temperature": st.floats(min_value=2.001, max_value=1e6) | st.floats(max_value=-0.001),
-    "top_p": st.floats(min_value=1.001, max_value=1e6) | st.floats(max_value=-0.001),
+    "temperature": st.floats(min_value=2.001, max_value=1e6) | st.floats(-1e6, -0.001),
+    "top_p": st.floats(min_value=1.001, max_value=1e6) | st.floats(-1e6, -0.001),
     "max_tokens": st.integers(max_value=0),
     "max_completion_tokens": st.integers(max_value=0),
     "stop": st.lists(st.text(min_size=1, max_size=3), min_size=5, max_size=8) | st.just(""),

@@ -16,7 +16,7 @@ import httpx
 from tests.actors.sessions import fake_environ
 from tests.commands.test_serve_events import ASM, issue, serving
 
-ENDPOINT_RULES = 22
+ENDPOINT_RULES = 24
 
 
 def _conformance(*argv: str) -> subprocess.CompletedProcess[str]:

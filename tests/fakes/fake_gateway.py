@@ -41,6 +41,7 @@ from hypercorn.typing import (
 )
 from quart_trio import QuartTrio
 
+from contracts.conversation import Conversation
 from contracts.compatibility import resolve
 from contracts.endpoint import (
     CompatibilityResult,
@@ -96,7 +97,7 @@ class FakeLease:
     created: int = field(default_factory=lambda: int(time.time()))
     busy: bool = False
     gone: bool = False
-    prompts: list[str] = field(default_factory=list)
+    prompts: list[Conversation] = field(default_factory=list)
     exits: list[StreamExit] = field(default_factory=list)
     exited: trio.Event = field(default_factory=trio.Event)
 
@@ -104,12 +105,14 @@ class FakeLease:
         return hmac.compare_digest(token.encode(), self.token.encode())
 
     @asynccontextmanager
-    async def stream(self, prompt: str) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
+    async def stream(
+        self, conversation: Conversation
+    ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         if self.busy:
             raise LeaseBusy()
         if self.gone:
             raise LeaseGone()
-        self.prompts.append(prompt)
+        self.prompts.append(conversation)
         send, receive = trio.open_memory_channel[SessionEvent](math.inf)
         played = trio.Event()
         player = trio.CancelScope()
@@ -263,8 +266,8 @@ class Served:
     origin: str
     http: httpx.AsyncClient
 
-    def lease(self, script: Sequence[Step] = DEFAULT_SCRIPT) -> FakeLease:
-        return self.gateway.add_lease(script, model=MODEL)
+    def lease(self, script: Sequence[Step] = DEFAULT_SCRIPT, provider: str = "claude") -> FakeLease:
+        return self.gateway.add_lease(script, provider=provider, model=MODEL)
 
     async def post_chat(
         self, lease: FakeLease, body: object = HELLO, token: str | None = None

@@ -125,6 +125,8 @@ _REFUSAL_RULES = frozenset(
         "request.messages_are_validated",
         "request.media_parts_are_refused",
         "request.prompt_at_most_256_kib",
+        "request.logprobs_are_refused",
+        "request.parameters_are_validated",
     }
 )
 
@@ -145,7 +147,11 @@ def endpoint_bugs(lease_token: str) -> dict[str, EndpointBug]:
         ),
         EndpointBug("no_done", "stream.finish_chunk_then_done", {"response": _drop_done}),
         EndpointBug(
-            "tools_silently_dropped", "request.tools_are_refused", {"request": _tools_dropped}
+            "tools_silently_dropped",
+            "request.tools_are_refused",
+            {"request": _tools_dropped},
+            # The error rules provoke errors with any invalid request, tools among them.
+            frozenset(_ERROR_RULES),
         ),
         EndpointBug(
             "any_token_accepted",

@@ -16,6 +16,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.conversation import Turn
 from contracts.session import (
     Failed,
     FailedKind,
@@ -137,8 +138,37 @@ async def test_whole_completion_carries_the_usage_the_cli_reported(served: Serve
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (12, 3)
     assert completion.usage.total_tokens == 15
-    assert lease.prompts == ["system: Be brief.\nuser: Hi"]
+    [conversation] = lease.prompts
+    assert (conversation.system, conversation.turns) == ("Be brief.", (Turn("user", "Hi"),))
+    assert conversation.options.temperature == 0.2  # claude passes it on
     assert lease.exits[0].finished and lease.exits[0].error is None
+
+
+async def test_parameters_the_cli_cannot_pass_on_are_named_in_a_header(served: Served) -> None:
+    lease = served.lease(ANSWER, provider="gemini")
+    body = {"messages": [{"role": "user", "content": "Hi"}], "temperature": 0.2, "seed": 7}
+    answer = await served.post_chat(lease, body)
+    assert answer.status_code == 200
+    assert answer.headers["x-asm-ignored-params"] == "temperature, seed"
+    assert lease.prompts[0].options.temperature is None
+    streamed = await served.post_chat(lease, {**body, "stream": True})
+    assert streamed.headers["x-asm-ignored-params"] == "temperature, seed"
+    claude = served.lease(ANSWER)
+    honoured = await served.post_chat(claude, {**body, "seed": None})
+    assert "x-asm-ignored-params" not in honoured.headers
+
+
+async def test_a_response_format_the_cli_cannot_hold_is_a_400(served: Served) -> None:
+    lease = served.lease(ANSWER, provider="gemini")
+    body = {
+        "messages": [{"role": "user", "content": "Hi"}],
+        "response_format": {"type": "json_object"},
+    }
+    answer = await served.post_chat(lease, body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "response_format"
+    assert answer.headers["x-should-retry"] == "false"
+    assert lease.prompts == []
 
 
 async def test_whole_completion_omits_usage_when_the_cli_reported_none(served: Served) -> None:

@@ -46,7 +46,7 @@ async def test_the_plugin_passes_our_endpoint_one_test_per_rule(
     options = ("--conformance-endpoint", base_url, "--conformance-token", token)
     result = await trio.to_thread.run_sync(lambda: _suite(tmp_path, *options))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "22 passed, 1 skipped" in result.stdout
+    assert "24 passed, 1 skipped" in result.stdout
     assert "no --conformance-events" in result.stdout
     assert token not in result.stdout + result.stderr
 
@@ -61,7 +61,7 @@ async def test_the_plugin_fails_the_test_of_the_broken_rule_with_its_counterexam
     assert "FAILED" in result.stdout
     assert "test_endpoint_rule[stream.first_chunk_is_the_role]" in result.stdout
     assert "counterexample:" in result.stdout
-    assert "21 passed" in result.stdout
+    assert "23 passed" in result.stdout
     assert token not in result.stdout + result.stderr
 
 
