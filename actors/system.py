@@ -52,13 +52,13 @@ from actors.supervisor import (
     supervise_dynamic,
 )
 from contracts.config import Config
+from contracts.conversation import Conversation
 from contracts.endpoint import (
     CompatibilityResult,
     ConsumerManifest,
     EndpointDescriptor,
     InferenceRequest,
 )
-from contracts.conversation import Conversation
 from contracts.prompt import conversation_from_messages, conversation_from_prompt
 from contracts.session import Failed, Finished, FinishReason, SessionEvent, Usage
 from transport.endpoint_app import create_endpoint_app

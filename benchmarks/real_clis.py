@@ -107,7 +107,7 @@ async def _warm(system: System, provider: str) -> float:
         while pool.parked < 1:  # noqa: ASYNC110 - no event for "parked"
             await trio.sleep(0.01)
         await trio.sleep(PARK_SETTLE_S)
-        elapsed = await _first_answer(system, provider, pool.acquire)
+        elapsed = await _first_answer(system, provider, lambda: pool.acquire(PROMPT))
         nursery.cancel_scope.cancel()
     return elapsed
 

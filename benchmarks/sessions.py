@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from actors.pool import WarmPool
 from actors.system import System, open_system
 from benchmarks._measure import quantile, status_kib
 from contracts.config import Config, ProviderSettings, SessionSettings
+from contracts.conversation import Conversation
+from contracts.providers import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fakes" / "bin" / "claude"
@@ -68,7 +71,7 @@ async def _first_event_warm(pool: WarmPool) -> float:
         await trio.sleep(0.01)
     await trio.sleep(STARTUP_MS / 1000 + 0.1)
     start = time.perf_counter()
-    session = await pool.acquire()
+    session = await pool.acquire(PROMPT)
     events = session.submit(PROMPT)
     await events.receive()
     elapsed = time.perf_counter() - start
@@ -85,8 +88,11 @@ async def _whole_run_actor(system: System) -> float:
     return elapsed
 
 
-def _whole_run_bare(argv: Sequence[str], env: dict[str, str], cwd: str) -> float:
-    """Spawn, write the prompt, read stdout lines up to the result line: the answer."""
+def _whole_run_bare(argv: Sequence[str], stdin: bytes, env: dict[str, str], cwd: str) -> float:
+    """Spawn, write the prompt, read stdout lines up to the result line: the answer.
+
+    ``stdin`` is what the driver writes for the prompt (claude: stream-json lines, so
+    stdin stays open until the answer, as the session actor keeps it)."""
     start = time.perf_counter()
     process = subprocess.Popen(
         list(argv),
@@ -98,12 +104,13 @@ def _whole_run_bare(argv: Sequence[str], env: dict[str, str], cwd: str) -> float
         start_new_session=True,
     )
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(PROMPT.encode())
-    process.stdin.close()
+    process.stdin.write(stdin)
+    process.stdin.flush()
     for line in process.stdout:
         if line.startswith(b'{"type":"result"'):
             break
     elapsed = time.perf_counter() - start
+    process.stdin.close()
     process.stdout.read()
     process.wait()
     return elapsed
@@ -147,6 +154,10 @@ async def _measure(runs: int) -> list[tuple[str, str, str]]:
         ]
     async with open_system(_config(0), environ=_environ(home)) as system:
         spec = system.spec("claude", "m")
+        chat = Conversation.from_prompt(PROMPT)
+        request = spec.launch_request(Workspace(home, str(uuid.uuid4())), chat)
+        argv = spec.driver.launch(request).argv
+        stdin = spec.driver.deliver(chat, request).steps[0]
         actor: list[float] = []
         bare: list[float] = []
         await _whole_run_actor(system)  # warm the page cache and the imports
@@ -154,7 +165,7 @@ async def _measure(runs: int) -> list[tuple[str, str, str]]:
             actor.append(await _whole_run_actor(system))
             # On the loop's thread, as a user's script would (forking from a worker
             # thread costs more here); nothing else runs meanwhile.
-            bare.append(_whole_run_bare(spec.argv, dict(spec.env), home))
+            bare.append(_whole_run_bare(argv, stdin, dict(spec.env), home))
         a50, b50 = statistics.median(actor), statistics.median(bare)
         a99, b99 = quantile(actor, 0.99), quantile(bare, 0.99)
         rows += [

@@ -27,8 +27,8 @@ from werkzeug.exceptions import HTTPException
 
 from contracts.openai import OpenAIRequestError, validate_chat_request
 from contracts.openai_params import IGNORED_PARAMS_HEADER
-from contracts.providers import profile
 from contracts.openai_responses import model_list
+from contracts.providers import profile
 from transport.chat_completions import Completion
 from transport.endpoint_admin import register_admin_routes
 from transport.endpoint_gateway import Lease, LeaseBusy, LeaseGateway, LeaseGone

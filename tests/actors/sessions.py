@@ -13,8 +13,8 @@ import trio
 from actors.child_process import Ladder
 from actors.launch import session_spec
 from actors.session import Session, SessionActor, SessionSpec, Timers
-from contracts.conversation import Conversation
 from contracts.config import Config, ProviderSettings
+from contracts.conversation import Conversation
 from contracts.session import SessionEvent
 
 FAKE_BIN = Path(__file__).resolve().parents[1] / "fakes" / "bin"

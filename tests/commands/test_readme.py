@@ -79,7 +79,5 @@ def test_readme_python_examples_run() -> None:
     assert lines[0].startswith("Hello from fake claude. You said: Say hi Usage(")
     assert lines[1] == "Started"
     assert lines[-1] == "Finished"
-    assert _run_python(endpoint) == [
-        "protocol_match Hello from fake claude. You said: user: Say hi"
-    ]
+    assert _run_python(endpoint) == ["protocol_match Hello from fake claude. You said: Say hi"]
     assert _run_python(bus) == ["unsupported_provider"]

@@ -90,7 +90,7 @@ def test_serve_serves_then_stops_on_a_signal_reaping_every_cli(tmp_path: Path, s
         answer = client.chat.completions.create(
             model="m", messages=[{"role": "user", "content": "hi"}]
         )
-        assert answer.choices[0].message.content == "Hello from fake claude. You said: user: hi"
+        assert answer.choices[0].message.content == "Hello from fake claude. You said: hi"
         _wait_for(lambda: len(running_descendants(server.pid)) >= 1)  # the lease's parked session
         before = _stop(server, signum)
     assert before
@@ -123,7 +123,7 @@ def test_hypercorn_serves_the_asgi_app(tmp_path: Path) -> None:
         answer = client.chat.completions.create(
             model="g", messages=[{"role": "user", "content": "hi"}]
         )
-        assert answer.choices[0].message.content == "Hello from fake gemini. You said: user: hi"
+        assert answer.choices[0].message.content == "Hello from fake gemini. You said: hi"
         before = _stop(server, signal.SIGTERM)
     _wait_for(lambda: not any(alive(pid) for pid in before), timeout=5.0)
 

@@ -96,7 +96,7 @@ def test_rule_logprobs_false_or_null_is_accepted(
     assert validate_chat_request(_body(messages, logprobs=value), PINNED, CLAUDE).ignored == ()
 
 
-_OUT_OF_RANGE = {
+_OUT_OF_RANGE: dict[str, list[object]] = {
     "temperature": [2.01, -0.5, 100],
     "top_p": [1.5, -0.1],
     "max_tokens": [0, -1],

@@ -92,7 +92,7 @@ if __package__:  # imported by the tests
         record,
     )
 else:  # run by tests/fakes/bin/<provider>, with tests/fakes on sys.path
-    from fake_cli_input import (  # type: ignore[no-redef]
+    from fake_cli_input import (  # type: ignore[no-redef,import-not-found]
         STDIN_GAVE_UP_EXIT,
         StdinGaveUp,
         read_conversation,

@@ -187,7 +187,7 @@ def _codex_transcript(session_id: str, prompt: str, args: list[str]) -> Received
                 base = payload.get("base_instructions")
                 received.system = base.get("text") if isinstance(base, dict) else None
             elif line.get("type") == "response_item" and payload.get("type") == "message":
-                role = payload.get("role")
+                role = str(payload.get("role"))
                 text = "".join(part.get("text", "") for part in payload.get("content") or [])
                 if role == "developer":
                     received.system = (received.system or "<codex persona>") + "\n" + text

@@ -41,8 +41,8 @@ from hypercorn.typing import (
 )
 from quart_trio import QuartTrio
 
-from contracts.conversation import Conversation
 from contracts.compatibility import resolve
+from contracts.conversation import Conversation
 from contracts.endpoint import (
     CompatibilityResult,
     ConsumerManifest,

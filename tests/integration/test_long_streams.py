@@ -48,7 +48,7 @@ async def test_a_stream_longer_than_60_s_completes_with_keep_alives_in_its_silen
             assert response.status_code == 200
             lines = [line async for line in response.aiter_lines() if line]
         elapsed = time.monotonic() - started
-    gaps = len(answer_pieces("claude", f"user: {PROMPT}")) - 1
+    gaps = len(answer_pieces("claude", PROMPT)) - 1
     assert elapsed > 60
     assert lines[-1] == "data: [DONE]"
     assert '"finish_reason":"stop"' in lines[-2]

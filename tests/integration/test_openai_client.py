@@ -58,9 +58,9 @@ async def test_non_streaming_completion_with_the_cli_reported_usage(
     assert completion.model == "fake-model"
     assert completion.choices[0].finish_reason == "stop"
     content = completion.choices[0].message.content
-    assert content == answer_text(provider, f"user: {PROMPT}")
+    assert content == answer_text(provider, PROMPT)
     assert completion.usage is not None
-    prompt_tokens, completion_tokens = expected_tokens(provider, f"user: {PROMPT}")
+    prompt_tokens, completion_tokens = expected_tokens(provider, PROMPT)
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
         prompt_tokens,
         completion_tokens,
@@ -79,7 +79,7 @@ async def test_streaming_with_include_usage(provider: str, tmp_path: Path) -> No
         )
         chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == answer_text(provider, f"user: {PROMPT}")
+    assert text == answer_text(provider, PROMPT)
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == []

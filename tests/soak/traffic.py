@@ -300,7 +300,7 @@ def _judge(
             return "the stream ended without [DONE]"
         if answer.finish != "stop":
             return f"finish_reason {answer.finish!r}"
-        if mode != "clock" and answer.text != answer_text(provider, f"user: {prompt}"):
+        if mode != "clock" and answer.text != answer_text(provider, prompt):
             return f"wrong answer {answer.text[:80]!r}"
         return None
     status = 200 if stream and expected.in_band else expected.status
