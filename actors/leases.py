@@ -28,7 +28,7 @@ from typing import NoReturn
 
 import trio
 
-from actors.pool import WarmPool
+from actors.pool import StartSession, WarmPool
 from actors.session import Session, SessionSpec
 from actors.supervisor import ChildSpec, DynamicSupervisor, Restart
 from contracts.compatibility import resolve
@@ -51,8 +51,6 @@ from transport.metrics import Metrics
 __all__ = ["LeaseActor", "LeasePolicy", "LeaseRegistry"]
 
 log = logging.getLogger("asm.leases")
-
-StartSession = Callable[[SessionSpec], Awaitable[Session]]
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ class LeaseActor:
         session = await (
             self._pool.acquire(conversation)
             if self._pool is not None
-            else self._start_session(self._spec)
+            else self._start_session(self._spec, conversation)
         )
         self._inflight.add(session)
         self._touch()

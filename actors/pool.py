@@ -32,14 +32,24 @@ shuts down.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Protocol
 
 import trio
 
 from actors.session import Session, SessionSpec
 from contracts.conversation import Conversation
 
-__all__ = ["WarmPool"]
+__all__ = ["StartSession", "WarmPool"]
+
+
+class StartSession(Protocol):
+    """Starts a session of ``spec``: parked, or for ``conversation`` when one is given."""
+
+    def __call__(
+        self, spec: SessionSpec, conversation: Conversation | None = None, /
+    ) -> Awaitable[Session]: ...
+
 
 log = logging.getLogger("asm.pool")
 
@@ -55,7 +65,7 @@ class WarmPool:
         self,
         spec: SessionSpec,
         size: int,
-        start: Callable[[SessionSpec], Awaitable[Session]],
+        start: StartSession,
         *,
         max_park: float | None = None,
     ) -> None:
@@ -87,7 +97,7 @@ class WarmPool:
                 self._wake.set()
                 return session
         self._wake.set()
-        return await self._start(self.spec)
+        return await self._start(self.spec, conversation)
 
     async def run(
         self, *, task_status: trio.TaskStatus[WarmPool] = trio.TASK_STATUS_IGNORED

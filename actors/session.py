@@ -132,9 +132,15 @@ class SessionActor:
     """Runs one :class:`SessionSpec`; start it with ``nursery.start(actor.run)``."""
 
     def __init__(
-        self, spec: SessionSpec, ledger: ProcessLedger | None = None, metrics: Metrics | None = None
+        self,
+        spec: SessionSpec,
+        ledger: ProcessLedger | None = None,
+        metrics: Metrics | None = None,
+        *,
+        conversation: Conversation | None = None,
     ) -> None:
         self.spec = spec
+        self._for = conversation  # started for this conversation (none: it may park)
         self._ledger = ledger
         self._metrics = metrics
         self._counted: Literal["no", "live", "ended"] = "no"
@@ -166,14 +172,17 @@ class SessionActor:
         self, sandbox: Sandbox, workspace: Workspace, task_status: trio.TaskStatus[Session]
     ) -> None:
         session, driver = self.session, self.spec.driver
-        conversation: Conversation | None = None
-        if not driver.parks:
+        conversation, chosen = None, self._for
+        if chosen is not None:
+            # Started for one conversation: launched for it, and it takes no other.
+            session.takes = lambda chat: chat == chosen
+        elif not driver.parks:
             # It reads its conversation as it starts: spawn once there is one.
             task_status.started(session)
             conversation = await self._next_conversation()
             if conversation is None:
                 return
-        request = self.spec.launch_request(workspace, conversation)
+        request = self.spec.launch_request(workspace, conversation or chosen)
         try:
             request, launch = await self._launch(request, sandbox)
             env = self._environment(sandbox, launch)
@@ -188,7 +197,8 @@ class SessionActor:
             self._ledger.record(child.pgid)
         log.debug("%s session spawned, pid %d", session.provider, child.pid)
         if conversation is None:
-            session.takes = lambda chat: not driver.needs_launch(chat)
+            if chosen is None:  # parked: it can take what needs no other launch
+                session.takes = lambda chat: not driver.needs_launch(chat)
             task_status.started(session)
         tail = self._stderr = StderrTail()
         lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](EVENT_BUFFER)

@@ -131,10 +131,16 @@ class System:
             provider, model, self.config, work_root=self._work_root, environ=self._environ
         )
 
-    async def start_session(self, spec: SessionSpec) -> Session:
-        """Start one session actor under the session supervisor; it parks on stdin."""
+    async def start_session(
+        self, spec: SessionSpec, conversation: Conversation | None = None
+    ) -> Session:
+        """Start one session actor under the session supervisor.
+
+        Without ``conversation`` it parks (where its CLI can) until one is submitted;
+        with it, the CLI starts for that conversation, which is then submitted.
+        """
         assert self._sessions is not None, "the system is not running"
-        actor = SessionActor(spec, self._ledger, self.metrics)
+        actor = SessionActor(spec, self._ledger, self.metrics, conversation=conversation)
         child = ChildSpec(
             id=f"session-{next(self._ids)}-{spec.driver.profile.id}",
             start=actor.run,
@@ -204,7 +210,7 @@ class System:
         pool = self._warm.get((provider, model))
         if pool is not None:
             return await pool.acquire(conversation)
-        return await self.start_session(self.spec(provider, model))
+        return await self.start_session(self.spec(provider, model), conversation)
 
     @asynccontextmanager
     async def stream(

@@ -12,6 +12,7 @@ from actors.process_ledger import ProcessLedger
 from actors.session import Session, SessionSpec
 from actors.system import SessionFailed, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
+from contracts.conversation import Conversation
 from contracts.session import Finished, Started, TextDelta
 from tests.actors.sessions import children_environ, fake_environ, fake_spec, until
 from tests.fakes.fake_cli import answer_text, expected_tokens
@@ -206,9 +207,9 @@ async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_whe
     async with open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system:
         starts: list[int] = []
 
-        async def start(spec: SessionSpec) -> Session:
+        async def start(spec: SessionSpec, conversation: Conversation | None = None) -> Session:
             starts.append(1)
-            return await system.start_session(spec)
+            return await system.start_session(spec, conversation)
 
         pool = WarmPool(system.spec("codex", "fake-model"), 1, start, max_park=0.3)
         async with trio.open_nursery() as nursery:
@@ -229,7 +230,7 @@ def test_claude_parks_without_a_limit_and_gemini_never_parks(tmp_path: Path) -> 
     stdin after 0.5 s and reads its conversation as it starts: no pool parks it."""
     from actors.pool import WarmPool
 
-    async def start(spec: SessionSpec) -> Session:
+    async def start(spec: SessionSpec, conversation: Conversation | None = None) -> Session:
         raise AssertionError("not started here")
 
     claude = WarmPool(fake_spec("claude", tmp_path), 1, start)

@@ -57,6 +57,9 @@ class Script:
     reasoning_tokens: int = 0
     turns: tuple[tuple[FunctionCall, ...], ...] = ()
     api_key: str | None = None
+    incomplete: str | None = None
+    """End with ``response.incomplete`` for this reason (``max_output_tokens``,
+    ``content_filter``) instead of ``response.completed``."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,11 @@ def _events(script: Script, calls: tuple[FunctionCall, ...], model: str) -> list
         "output_tokens_details": {"reasoning_tokens": script.reasoning_tokens},
         "total_tokens": script.input_tokens + script.output_tokens,
     }
+    if script.incomplete is not None:
+        cut = {**response, "status": "incomplete", "output": output, "usage": usage}
+        cut["incomplete_details"] = {"reason": script.incomplete}
+        events.append({"type": "response.incomplete", "response": cut})
+        return events
     done = {**response, "status": "completed", "output": output, "usage": usage}
     events.append({"type": "response.completed", "response": done})
     return events

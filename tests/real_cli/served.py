@@ -56,6 +56,7 @@ def provider_toml(
     first_event: float,
     pool: int,
     isolate: bool,
+    persona: str = "completion",
 ) -> str:
     """An asm.toml running ``provider`` from ``executable`` with ``env`` and these settings."""
     lines = [
@@ -65,6 +66,7 @@ def provider_toml(
         f"executable = {json.dumps(str(executable))}",
         f"pool_size = {pool}",
         f"isolate_home = {json.dumps(isolate)}",
+        f"persona = {json.dumps(persona)}",
         f"[providers.{provider}.env]",
         *(f"{name} = {json.dumps(value)}" for name, value in env.items()),
     ]

@@ -19,8 +19,27 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from tests.fakes.fake_anthropic import FakeAnthropic, Script, Turn, bash_call, write_call
+from tests.fakes.fake_anthropic import (
+    FakeAnthropic,
+    Script,
+    ToolCall,
+    Turn,
+    bash_call,
+    write_call,
+)
 from tests.real_cli import served
+from tests.real_cli.faithful import (
+    ADDED_LIMIT,
+    NO_SYSTEM,
+    REFERENCE,
+    SYSTEM,
+    TWENTY_TURNS,
+    added_bytes,
+    minimal_anthropic,
+    persona_sentences,
+    system_of,
+    turns,
+)
 from tests.real_cli.served import (
     LADDER,
     Served,
@@ -37,8 +56,23 @@ AUTH_ENV = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKE
 PROMPT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say the pangram"}]
 
 
-def asm_toml(claude: Path, env: dict[str, str], *, pool: int = 1, isolate: bool = False) -> str:
-    return provider_toml("claude", claude, env, first_event=FIRST_EVENT, pool=pool, isolate=isolate)
+def asm_toml(
+    claude: Path,
+    env: dict[str, str],
+    *,
+    pool: int = 1,
+    isolate: bool = False,
+    persona: str = "completion",
+) -> str:
+    return provider_toml(
+        "claude",
+        claude,
+        env,
+        first_event=FIRST_EVENT,
+        pool=pool,
+        isolate=isolate,
+        persona=persona,
+    )
 
 
 def operator_environ(tmp_path: Path) -> dict[str, str]:
@@ -203,3 +237,142 @@ async def test_rejected_api_key_answers_503_not_logged_in_before_the_deadline(
     assert seconds < FIRST_EVENT + LADDER + START
     assert len(fake.messages()) >= 3
     assert left == []
+
+
+def _system_texts(request: dict[str, Any]) -> list[str]:
+    system = request.get("system") or []
+    return [block["text"] for block in system if isinstance(block, dict)]
+
+
+def _turns(request: dict[str, Any]) -> list[tuple[str, str]]:
+    """(role, text) of each message, claude's own reminders left out."""
+    found = []
+    for message in request["messages"]:
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        text = "".join(
+            block.get("text", "")
+            for block in blocks
+            if block.get("type") == "text"
+            and not block.get("text", "").startswith("<system-reminder>")
+        )
+        found.append((message["role"], text))
+    return found
+
+
+def _completion(
+    tmp_path: Path,
+    claude: Path,
+    chat: list[ChatCompletionMessageParam],
+    script: Script,
+    *,
+    persona: str = "completion",
+    **params: Any,
+) -> tuple[openai.types.chat.ChatCompletion, list[dict[str, Any]], dict[str, str]]:
+    """One completion through a parked claude: the answer, the model calls, its headers."""
+    with FakeAnthropic(script) as fake:
+        env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-ant-fake"}
+        config = asm_toml(claude, env, persona=persona)
+        with serve(tmp_path, config, operator_environ(tmp_path)) as server:
+            client = server.lease("claude", MODEL)
+            raw = client.chat.completions.with_raw_response.create(
+                model=MODEL, messages=chat, **params
+            )
+            answer = raw.parse()
+    return answer, fake.messages(), dict(raw.headers)
+
+
+@pytest.mark.parametrize(
+    "chat", [REFERENCE, NO_SYSTEM, TWENTY_TURNS], ids=["reference", "no-system", "twenty-turns"]
+)
+async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_call(
+    tmp_path: Path, real_cli: Callable[[str], Path], chat: list[ChatCompletionMessageParam]
+) -> None:
+    answer, requests, _ = _completion(tmp_path, real_cli("claude"), chat, Script(text="Bonne nuit"))
+    assert answer.choices[0].message.content == "Bonne nuit"
+    [request] = requests  # one model call: no title request, no side call
+    assert request.get("tools", []) == []
+    system = _system_texts(request)
+    # claude keeps its billing header and its one-line identity; nothing else is its own.
+    assert system[0].startswith("x-anthropic-billing-header")
+    assert system[1] == "You are a Claude agent, built on Anthropic's Claude Agent SDK."
+    assert system[2:] == ([system_of(chat)] if system_of(chat) else [])
+    assert persona_sentences(json.dumps(request)) == []
+    assert "thinking" not in request or request["thinking"] == {"type": "disabled"}
+    assert _turns(request) == turns(chat)
+    assert added_bytes(request, minimal_anthropic(MODEL, chat)) <= ADDED_LIMIT
+
+
+async def test_the_agent_persona_restores_claudes_own_prompt(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    _, [request], _ = _completion(
+        tmp_path, real_cli("claude"), REFERENCE, Script(text="Bonne nuit"), persona="agent"
+    )
+    system = "\n".join(_system_texts(request))
+    assert "software engineering" in system  # claude's coding-agent persona is back
+    assert system.rstrip().endswith(SYSTEM)  # and the client's text follows it
+    assert _turns(request) == turns(REFERENCE)
+
+
+async def test_a_json_schema_answer_is_the_json_the_schema_asks_for(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"translation": {"type": "string"}},
+        "required": ["translation"],
+        "additionalProperties": False,
+    }
+    script = Script(turns=(Turn(tool=ToolCall("StructuredOutput", {"translation": "Bonne nuit"})),))
+    response_format = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}
+    answer, requests, _ = _completion(
+        tmp_path, real_cli("claude"), REFERENCE, script, response_format=response_format
+    )
+    assert json.loads(answer.choices[0].message.content or "") == {"translation": "Bonne nuit"}
+    [request] = requests
+    # claude holds the model to the schema with one tool of its own, and nothing else.
+    assert [(t["name"], t["input_schema"]) for t in request["tools"]] == [
+        ("StructuredOutput", schema)
+    ]
+
+
+async def test_sampling_parameters_reach_the_request_and_the_rest_is_named(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    _, [request], headers = _completion(
+        tmp_path,
+        real_cli("claude"),
+        REFERENCE,
+        Script(text="Bonne nuit"),
+        temperature=0.2,
+        top_p=0.5,
+        max_tokens=77,
+        stop=["END"],
+        seed=7,
+    )
+    assert (request["temperature"], request["top_p"], request["max_tokens"]) == (0.2, 0.5, 77)
+    assert request["stop_sequences"] == ["END"]
+    assert headers["x-asm-ignored-params"] == "seed"
+
+
+async def test_a_refused_answer_ends_with_content_filter(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    script = Script(text="I can't help with that", stop_reason="refusal")
+    answer, _, _ = _completion(tmp_path, real_cli("claude"), REFERENCE, script)
+    assert answer.choices[0].finish_reason == "content_filter"
+    assert answer.choices[0].message.content == "I can't help with that"
+
+
+async def test_text_that_looks_like_a_slash_command_reaches_the_model(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    chat: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "/compact this"},
+        {"role": "assistant", "content": "?"},
+        {"role": "user", "content": "/cost please"},
+    ]
+    answer, [request], _ = _completion(tmp_path, real_cli("claude"), chat, Script(text="ok"))
+    assert answer.choices[0].message.content == "ok"
+    assert _turns(request) == turns(chat)

@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -27,6 +28,18 @@ from tests.fakes.fake_openai_responses import (
     tool_outputs,
 )
 from tests.processes import gone_within
+from tests.real_cli.faithful import (
+    ADDED_LIMIT,
+    NO_SYSTEM,
+    REFERENCE,
+    SYSTEM,
+    TWENTY_TURNS,
+    added_bytes,
+    minimal_responses,
+    persona_sentences,
+    system_of,
+    turns,
+)
 from tests.real_cli.served import environ, serve
 
 MODEL = "gpt-5.5"
@@ -122,8 +135,8 @@ async def test_codex_streams_whole_messages_and_reports_the_upstream_usage(
     for request in requests:
         assert request.headers["authorization"] == "Bearer k"
         assert request.body["model"] == MODEL
-        # Only apply_patch is left: gpt-5.5's catalog entry adds it whatever the config says.
-        assert tool_names(request.body) == ["apply_patch"]
+        # The model catalog codex is given has no model's own tools (apply_patch) left.
+        assert tool_names(request.body) == []
 
 
 def _patch(path: str) -> str:
@@ -147,12 +160,9 @@ def _hostile_turns(target: Path) -> tuple[tuple[FunctionCall, ...], ...]:
     return tuple((call,) for call in calls)
 
 
-@pytest.mark.parametrize(
-    ("model", "offered"),
-    [("gpt-5.5", ["apply_patch"]), ("gpt-6-astra", ["functions.exec", "functions.wait"])],
-)
+@pytest.mark.parametrize("model", ["gpt-5.5", "gpt-6-astra"])
 async def test_hostile_tool_calls_change_nothing_and_the_endpoint_still_answers(
-    tmp_path: Path, real_cli: Callable[[str], Path], model: str, offered: list[str]
+    tmp_path: Path, real_cli: Callable[[str], Path], model: str
 ) -> None:
     codex = real_cli("codex")
     home, codex_home = _dirs(tmp_path)
@@ -171,17 +181,15 @@ async def test_hostile_tool_calls_change_nothing_and_the_endpoint_still_answers(
         written = [path.name for path in tmp_path.rglob("pwned*")]
     assert answer.choices[0].message.content == "I could not do that."
     assert written == []
-    assert [tool_names(request.body) for request in requests] == [offered] * len(requests)
+    # No tool at all is offered: not even the apply_patch or code mode of the catalog.
+    assert [tool_names(request.body) for request in requests] == [[]] * len(requests)
     outputs = tool_outputs(requests[-1].body)
-    # No shell is offered, so codex refuses each one without running anything.
+    # So codex refuses each call without running anything.
     for call_id, name in (("c1", "exec_command"), ("c2", "shell"), ("c3", "shell_command")):
         assert outputs[call_id] == f"unsupported call: {name}"
-    # apply_patch is offered but the read-only sandbox with approval "never" rejects it.
-    rejected = "patch rejected: writing is blocked by read-only sandbox"
-    assert outputs["c4"].startswith(rejected)
-    assert outputs["c5"].startswith(rejected)
-    # Code mode: gpt-5.5 has none; gpt-6-astra's script fails at the rejected patch.
-    assert "unsupported custom tool call: exec" in outputs["c6"] or rejected in outputs["c6"]
+    for call_id in ("c4", "c5"):
+        assert outputs[call_id] == "unsupported custom tool call: apply_patch"
+    assert outputs["c6"] == "unsupported custom tool call: exec"
 
 
 async def _fails_with(
@@ -235,3 +243,126 @@ async def test_unreachable_upstream_answers_503_within_the_deadline(
     assert message.startswith(f"codex could not reach its service within {FIRST_EVENT:g} s")
     assert "Reconnecting... waiting for network" in message
     assert "check this host's network and proxy, the base URL set for codex" in message
+
+
+def _completion(
+    tmp_path: Path,
+    codex: Path,
+    chat: list[ChatCompletionMessageParam],
+    script: Script,
+    *,
+    model: str = MODEL,
+    persona: str = "completion",
+    **params: Any,
+) -> tuple[openai.types.chat.ChatCompletion, list[dict[str, Any]], dict[str, str]]:
+    """One completion through codex (parked unless the request needs a fresh launch):
+    the answer, the bodies of the model calls, the response headers."""
+    home, codex_home = _dirs(tmp_path)
+    with FakeResponses(script) as fake:
+        config = _config(codex, fake.url, codex_home, key="k").replace(
+            "pool_size = 1\n", f"pool_size = 1\npersona = {json.dumps(persona)}\n"
+        )
+        with serve(tmp_path, config, environ(home)) as server:
+            client = server.lease("codex", model)
+            raw = client.chat.completions.with_raw_response.create(
+                model=model, messages=chat, **params
+            )
+            answer = raw.parse()
+        bodies = [request.body for request in fake.responses_requests()]
+    return answer, bodies, dict(raw.headers)
+
+
+def _items(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (item["role"], "".join(part.get("text", "") for part in item["content"]))
+        for item in body["input"]
+        if item.get("type") == "message"
+    ]
+
+
+@pytest.mark.parametrize(
+    "chat", [REFERENCE, NO_SYSTEM, TWENTY_TURNS], ids=["reference", "no-system", "twenty-turns"]
+)
+async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_call(
+    tmp_path: Path, real_cli: Callable[[str], Path], chat: list[ChatCompletionMessageParam]
+) -> None:
+    answer, bodies, _ = _completion(tmp_path, real_cli("codex"), chat, Script(answer="Bonne nuit"))
+    assert answer.choices[0].message.content == "Bonne nuit"
+    [body] = bodies  # one model call
+    assert tool_names(body) == []
+    items = _items(body)
+    developer = [text for role, text in items if role == "developer"]
+    assert developer == ([system_of(chat)] if system_of(chat) else [])
+    assert not body.get("instructions")  # codex's own base instructions are replaced
+    assert [item for item in items if item[0] != "developer"] == turns(chat)
+    assert persona_sentences(json.dumps(body)) == []
+    assert added_bytes(body, minimal_responses(MODEL, chat)) <= ADDED_LIMIT
+
+
+async def test_the_agent_persona_restores_codexs_own_prompt(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    _, [body], _ = _completion(
+        tmp_path, real_cli("codex"), REFERENCE, Script(answer="Bonne nuit"), persona="agent"
+    )
+    items = _items(body)
+    developer = "\n".join(text for role, text in items if role == "developer")
+    assert "You are Codex" in developer + str(body.get("instructions"))
+    assert SYSTEM in developer
+    # codex's own context (skills, environment) comes back with its persona, as in a run
+    # of its own; the client's turns keep their order around it.
+    context = [text for _, text in items if text.startswith("<environment_context>")]
+    assert context
+    chat = [item for item in items if item[0] != "developer" and item[1] not in context]
+    assert chat == turns(REFERENCE)
+
+
+async def test_a_json_schema_reaches_the_request_and_the_answer_is_its_json(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"translation": {"type": "string"}},
+        "required": ["translation"],
+        "additionalProperties": False,
+    }
+    response_format = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}
+    answer, [body], _ = _completion(
+        tmp_path,
+        real_cli("codex"),
+        REFERENCE,
+        Script(answer='{"translation":"Bonne nuit"}'),
+        response_format=response_format,
+        reasoning_effort="low",
+        temperature=0.3,
+    )
+    assert json.loads(answer.choices[0].message.content or "") == {"translation": "Bonne nuit"}
+    assert body["text"]["format"]["type"] == "json_schema"
+    assert body["text"]["format"]["schema"] == schema
+    assert body["reasoning"]["effort"] == "low"
+    assert tool_names(body) == []
+
+
+async def test_a_json_object_is_refused_before_codex_runs(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        _completion(
+            tmp_path,
+            real_cli("codex"),
+            REFERENCE,
+            Script(),
+            response_format={"type": "json_object"},
+        )
+    assert caught.value.body["param"] == "response_format"  # type: ignore[index]
+
+
+async def test_an_answer_cut_at_the_output_limit_ends_with_length(
+    tmp_path: Path, real_cli: Callable[[str], Path]
+) -> None:
+    script = Script(answer="Bonne", incomplete="max_output_tokens")
+    answer, bodies, headers = _completion(tmp_path, real_cli("codex"), REFERENCE, script, seed=1)
+    assert answer.choices[0].message.content == "Bonne"
+    assert answer.choices[0].finish_reason == "length"
+    assert len(bodies) == 1
+    assert headers["x-asm-ignored-params"] == "seed"
