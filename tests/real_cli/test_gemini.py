@@ -16,13 +16,27 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from contracts.providers import GEMINI
 from tests.fakes.fake_gemini import FakeGemini, FunctionCall, GeminiScript, Recorded
 from tests.processes import alive
+from tests.real_cli.faithful import (
+    ADDED_LIMIT,
+    NO_SYSTEM,
+    REFERENCE,
+    SYSTEM,
+    TWENTY_TURNS,
+    added_bytes,
+    minimal_gemini,
+    persona_sentences,
+    system_of,
+    turns,
+)
 from tests.real_cli.served import Served, environ, serve
 
 MODEL = "gemini-2.5-flash"
@@ -260,3 +274,96 @@ async def test_an_unreachable_gemini_api_answers_503_within_the_first_event_dead
     assert "could not reach" in message
     assert "GOOGLE_GEMINI_BASE_URL" in message
     assert again.response.json()["error"]["message"] == message
+
+
+def _completion(
+    tmp_path: Path,
+    gemini: Path,
+    chat: list[ChatCompletionMessageParam],
+    script: GeminiScript,
+    *,
+    persona: str = "completion",
+    **params: Any,
+) -> tuple[openai.types.chat.ChatCompletion, list[Recorded], dict[str, str]]:
+    """One completion through gemini: the answer, the model calls, the response headers."""
+    with FakeGemini(script) as fake:
+        env = {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": fake.url}
+        toml = config(gemini, env) + f"persona = {json.dumps(persona)}\n"
+        with serve(tmp_path, toml, serve_env(operator_home(tmp_path))) as server:
+            client = server.lease("gemini", MODEL)
+            raw = client.chat.completions.with_raw_response.create(
+                model=MODEL, messages=chat, **params
+            )
+            answer = raw.parse()
+        calls = fake.recorded("streamGenerateContent")
+    return answer, calls, dict(raw.headers)
+
+
+def _system(call: Recorded) -> str:
+    instruction = call.body.get("systemInstruction") or {}
+    return "".join(part.get("text", "") for part in instruction.get("parts", []))
+
+
+def _turns(call: Recorded) -> list[tuple[str, str]]:
+    """(role, text) of each content, gemini's own session context left out."""
+    found = []
+    for content in call.body["contents"]:
+        texts = [
+            part["text"]
+            for part in content.get("parts", [])
+            if "text" in part and not part["text"].startswith("<session_context>")
+        ]
+        role = "user" if content["role"] == "user" else "assistant"
+        found.append((role, "".join(texts)))
+    return found
+
+
+@pytest.mark.parametrize(
+    "chat", [REFERENCE, NO_SYSTEM, TWENTY_TURNS], ids=["reference", "no-system", "twenty-turns"]
+)
+async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_call(
+    tmp_path: Path, gemini: Path, chat: list[ChatCompletionMessageParam]
+) -> None:
+    script = GeminiScript(chunks=("Bonne", " nuit"))
+    answer, calls, _ = _completion(tmp_path, gemini, chat, script)
+    assert answer.choices[0].message.content == "Bonne nuit"
+    [call] = calls  # one model call
+    assert declared_tools(call) == []
+    assert _system(call) == system_of(chat)
+    assert persona_sentences(json.dumps(call.body)) == []
+    assert _turns(call) == turns(chat)
+    assert added_bytes(call.body, minimal_gemini(chat)) <= ADDED_LIMIT
+
+
+async def test_the_agent_persona_restores_geminis_own_prompt(tmp_path: Path, gemini: Path) -> None:
+    _, [call], _ = _completion(
+        tmp_path, gemini, REFERENCE, GeminiScript(chunks=("Bonne nuit",)), persona="agent"
+    )
+    assert "CLI agent" in _system(call)  # gemini's own persona is back
+    # The client's system text opens the first turn instead.
+    found = _turns(call)
+    assert found[0] == ("user", f"{SYSTEM}\n\nTranslate: good morning")
+    assert found[1:] == turns(REFERENCE)[1:]
+
+
+async def test_parameters_gemini_cannot_pass_on_are_named_and_json_is_refused(
+    tmp_path: Path, gemini: Path
+) -> None:
+    _, [call], headers = _completion(
+        tmp_path,
+        gemini,
+        REFERENCE,
+        GeminiScript(chunks=("Bonne nuit",)),
+        temperature=0.2,
+        max_tokens=5,
+    )
+    assert headers["x-asm-ignored-params"] == "temperature, max_tokens"
+    with pytest.raises(openai.BadRequestError) as caught:
+        _completion(
+            tmp_path / "json",
+            gemini,
+            REFERENCE,
+            GeminiScript(),
+            response_format={"type": "json_object"},
+        )
+    assert caught.value.body["param"] == "response_format"  # type: ignore[index]
