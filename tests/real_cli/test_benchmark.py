@@ -1,8 +1,9 @@
-"""``benchmarks/real_clis.py`` runs against the installed CLIs and prints its table."""
+"""``benchmarks/upstream.py`` runs against the installed CLIs and prints its table."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,24 +12,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_real_cli_benchmark_prints_cold_and_warm_for_claude_and_codex(
+def test_the_upstream_benchmark_prints_bytes_and_first_tokens_for_three_clis(
     real_cli: Callable[[str], Path],
 ) -> None:
     bin_dir = real_cli("claude").parent
     real_cli("codex")
+    real_cli("gemini")
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.real_clis", "--runs", "1"],
+        [sys.executable, "-m", "benchmarks.upstream", "--runs", "1"],
         cwd=ROOT,
         env={**os.environ, "ASM_REAL_CLI_BIN": str(bin_dir)},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split(" | ")[0] for line in result.stdout.splitlines() if line.startswith("| ")]
     assert rows[1:] == [
-        "| claude: first token, cold / warm pool, p50",
-        "| codex: first token, cold / warm pool, p50",
+        "| claude: upstream bytes, reference chat, agent / completion",
+        "| codex: upstream bytes, reference chat, agent / completion",
+        "| gemini: upstream bytes, reference chat, agent / completion",
+        *(
+            f"| {cli}: first token, {spacing} s apart, cold / warm, p50"
+            for cli in ("claude", "codex", "gemini")
+            for spacing in ("0.5", "3")
+        ),
     ]
-    assert result.stdout.count("x cold |") == 2
+    # The default persona sends a tenth of the agent's bytes or less.
+    ratios = [float(r) for r in re.findall(r"\| (\d\.\d+)x \|", result.stdout)]
+    assert len(ratios) == 3 and all(ratio <= 0.1 for ratio in ratios), result.stdout
