@@ -132,7 +132,7 @@ async def test_a_claude_with_text_input_gives_up_on_stdin_after_3_s(tmp_path: Pa
                     "-p",
                     "--output-format=stream-json",
                     "--verbose",
-                ],  # fmt: skip
+                ],
                 stdin=silent,
                 capture_stdout=True,
                 capture_stderr=True,

@@ -84,9 +84,7 @@ def test_a_failed_codex_turn_without_an_answer_is_still_a_failure() -> None:
     assert isinstance(events[-1], Failed) and events[-1].kind == "crashed"
 
 
-@pytest.mark.parametrize(
-    "name", ["gemini-0.61.0-max-tokens.jsonl", "gemini-0.61.0-safety.jsonl"]
-)
+@pytest.mark.parametrize("name", ["gemini-0.61.0-max-tokens.jsonl", "gemini-0.61.0-safety.jsonl"])
 def test_gemini_says_nothing_of_a_cut_or_filtered_answer(name: str) -> None:
     events, _ = _decode("gemini", name, 0)
     assert events[-1] == Finished(finish_reason="stop", text="Bonne nuit")

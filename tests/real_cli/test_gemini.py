@@ -349,7 +349,7 @@ async def test_the_agent_persona_restores_geminis_own_prompt(tmp_path: Path, gem
 async def test_parameters_gemini_cannot_pass_on_are_named_and_json_is_refused(
     tmp_path: Path, gemini: Path
 ) -> None:
-    _, [call], headers = _completion(
+    _, [_call], headers = _completion(
         tmp_path,
         gemini,
         REFERENCE,
