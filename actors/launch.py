@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Mapping
 
 from actors.child_process import Ladder
-from actors.session import SessionSpec, Timers
+from actors.session_spec import SessionSpec, Timers
 from contracts.config import Config
 from contracts.providers import CliDriver, driver, scrubbed_environment
 

@@ -32,16 +32,12 @@ import contextlib
 import logging
 import signal
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 import msgspec
 import trio
 
 from actors.child_process import (
     ChildProcess,
-    Ladder,
     LineTooLong,
     StderrTail,
     read_lines,
@@ -52,14 +48,14 @@ from actors.child_process import (
 from actors.probes import PROBES
 from actors.sandbox import Sandbox, redact
 from actors.session_handle import EVENT_BUFFER, Session, SessionEnded
+from actors.session_outbox import Outbox
+from actors.session_spec import ProcessLedger, SessionSpec, Timers
 from contracts.conversation import Conversation
-from contracts.providers import CliDriver, Delivery, Launch, LaunchRequest, Persona, Workspace
+from contracts.providers import Delivery, Launch, LaunchRequest, Workspace
 from contracts.session import (
     Failed,
     Finished,
     Message,
-    SessionEvent,
-    Started,
     TextDelta,
     Usage,
     connection_trouble,
@@ -72,60 +68,6 @@ __all__ = ["ProcessLedger", "Session", "SessionActor", "SessionEnded", "SessionS
 log = logging.getLogger("asm.session")
 
 _ANSWER_EVENTS = (TextDelta, Message, Usage, Finished)
-
-
-@dataclass(frozen=True)
-class Timers:
-    """The three session timers, in seconds (defaults from SPEC §4.4)."""
-
-    first_event: float = 60.0
-    idle: float = 300.0
-    total: float = 600.0
-
-
-@dataclass(frozen=True)
-class SessionSpec:
-    """Everything one run needs; built by :func:`actors.launch.session_spec`.
-
-    ``env`` is already scrubbed (SPEC §4.3); the actor adds HOME (when
-    ``isolate_home``), TMPDIR and whatever the driver's launch adds, all pointing into
-    the session's private directory.
-    """
-
-    driver: CliDriver
-    model: str
-    executable: str
-    env: Mapping[str, str]
-    work_root: str
-    extra_args: tuple[str, ...] = ()
-    persona: Persona = "completion"
-    timers: Timers = field(default_factory=Timers)
-    ladder: Ladder = field(default_factory=Ladder)
-    isolate_home: bool = False
-    operator_home: str | None = None
-
-    def launch_request(
-        self, workspace: Workspace, conversation: Conversation | None
-    ) -> LaunchRequest:
-        """What the driver builds this run's launch from."""
-        return LaunchRequest(
-            executable=self.executable,
-            model=self.model,
-            workspace=workspace,
-            extra_args=self.extra_args,
-            conversation=conversation,
-            persona=self.persona,
-            environ=self.env,
-            home=self.operator_home,
-        )
-
-
-class ProcessLedger(Protocol):
-    """Where live process groups are written down, so a restart can sweep orphans."""
-
-    def record(self, pgid: int) -> None: ...
-
-    def forget(self, pgid: int) -> None: ...
 
 
 class SessionActor:
@@ -142,13 +84,11 @@ class SessionActor:
         self.spec = spec
         self._for = conversation  # started for this conversation (none: it may park)
         self._ledger = ledger
-        self._metrics = metrics
-        self._counted: Literal["no", "live", "ended"] = "no"
         self.session = Session(provider=spec.driver.profile.id, model=spec.model)
+        self._outbox = Outbox(self.session, model=spec.model, metrics=metrics)
         self._decoder = spec.driver.decoder()
         self._acked = trio.Event()  # set (and renewed) each time the CLI acknowledges
         self._stderr = StderrTail()
-        self._started_sent = False
         self._closed = False
         self._written = False  # every stdin step of the delivery went out
 
@@ -376,7 +316,7 @@ class SessionActor:
                     if isinstance(event, Notice) and not answered:
                         retrying = event
                     answered = answered or isinstance(event, _ANSWER_EVENTS)
-                    await self._emit(event)
+                    await self._outbox.emit(event)
                 if decoder.acks != acks:
                     self._acked.set()
                     self._acked = trio.Event()
@@ -385,29 +325,10 @@ class SessionActor:
                         # The answer is decided: send it now, reap after.
                         self._closed = True
                         for event in decoder.finish(None, ""):
-                            await self._emit(event)
+                            await self._outbox.emit(event)
                     return None
         assert whole.cancelled_caught
         return Failed(kind="timeout", message=f"{provider}: run passed {timers.total:g} s")
-
-    async def _emit(self, event: SessionEvent) -> None:
-        """Send one event, Started first; a consumer that left cancels the run."""
-        if isinstance(event, Started):
-            if self._started_sent:
-                return
-            self._started_sent = True
-            self._count(event)
-        elif not self._started_sent:
-            await self._emit(Started(provider=self.session.provider, model=self.spec.model))
-        if isinstance(event, Finished | Failed):
-            self.session._answered = True
-            self._count(event)
-        try:
-            await self.session._events[0].send(event)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            log.debug("%s session: consumer went away", self.session.provider)
-            self.session.cancel()
-            await trio.lowlevel.checkpoint()
 
     async def _fail_before_start(
         self, exc: OSError, *, launch_argv: str, known: Conversation | None
@@ -419,8 +340,7 @@ class SessionActor:
         )
         if known is None and await self._next_conversation() is None:
             return
-        self._started_sent = True  # nothing started: the failure is the only event
-        await self._send_closing([failed])
+        await self._outbox.fail_alone(failed, self.spec.timers.idle)
 
     def _unreachable(self, seconds: float, notice: str) -> Failed:
         """A CLI that only retried until the first-event deadline: its service is out of
@@ -457,38 +377,7 @@ class SessionActor:
                 log.info(
                     "%s session failed: %s: %s", self.session.provider, event.kind, event.message
                 )
-        await self._send_closing(events)
-
-    async def _send_closing(self, events: list[SessionEvent]) -> None:
-        """Deliver the last events: waiting a little for a slow consumer, never for a gone one.
-
-        After a cancellation nobody may be reading, so the events go only if there is room.
-        """
-        cancelled = any(isinstance(e, Failed) and e.kind == "cancelled" for e in events)
-        send = self.session._events[0]
-        with trio.CancelScope(shield=True), trio.move_on_after(self.spec.timers.idle):
-            for event in events:
-                if not cancelled:
-                    await self._emit(event)
-                    continue
-                if self._counted == "live":
-                    self._count(event)
-                with contextlib.suppress(
-                    trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
-                ):
-                    send.send_nowait(event)
-
-    def _count(self, event: SessionEvent) -> None:
-        """Count the run's start and its end (finished or the Failed kind), each once."""
-        if self._metrics is None:
-            return
-        if isinstance(event, Started):
-            self._counted = "live"
-            self._metrics.session_started(self.session.provider)
-        elif isinstance(event, Finished | Failed) and self._counted != "ended":
-            outcome = event.kind if isinstance(event, Failed) else "finished"
-            live, self._counted = self._counted == "live", "ended"
-            self._metrics.session_ended(self.session.provider, outcome, was_live=live)
+        await self._outbox.send_closing(events, self.spec.timers.idle)
 
 
 def _is_cancellation(exc: BaseException) -> bool:

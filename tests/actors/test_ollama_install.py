@@ -111,9 +111,12 @@ async def test_an_ssh_node_whose_key_does_not_resolve_is_secret_not_found(
     assert key in answer.diagnostics[0]
 
 
+# Any printable value of 8 or more characters with one character no protocol word or
+# address holds: a "secret" equal to, say, "provider" is in every answer by nature, and
+# no redaction could tell it from the protocol (Hypothesis once drew exactly that).
 _secret_values = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40
-)
+).filter(lambda value: any(char in "!#$%&*+=?@^~" for char in value))
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -27,6 +27,15 @@ from contracts.providers import driver
 from contracts.session import Failed, Finished, SessionEvent, Started, TextDelta, Usage
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+FILES = (
+    "claude-2.1.197-stream-json-history.jsonl",
+    "claude-2.1.197-refusal.jsonl",
+    "codex-0.169.0-max-output-tokens.jsonl",
+    "codex-0.169.0-content-filter.jsonl",
+    "gemini-0.61.0-max-tokens.jsonl",
+    "gemini-0.61.0-safety.jsonl",
+)
+"""The golden files this module tests (``test_decoders`` checks every file has a test)."""
 
 
 def _decode(
