@@ -11,9 +11,9 @@ travels with the result, in words, for a consumer to read::
     >>> pub.published_capabilities
     ['cli_completion_v1', 'cli_streaming_v1', 'cli_agent_v2']
 
-This module also holds the typed seam the per-CLI modules fill in: a :class:`CommandLine`
-for a headless completion-only run and a :class:`LineDecoder` turning stdout lines into
-session events (SPEC §4.1).
+This module also holds the typed seam the per-CLI modules fill in: a :class:`CliDriver`
+(its launch and delivery types live in :mod:`contracts.providers._delivery`) and a
+:class:`LineDecoder` turning stdout lines into session events (SPEC §4.1).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ __all__ = [
     "COMPLETION_CAPABILITIES",
     "PASSTHROUGH_ENV",
     "CliDriver",
-    "CommandLine",
     "LineDecoder",
     "ProviderProfile",
     "Publication",
@@ -150,16 +149,6 @@ def publication(profile: ProviderProfile) -> Publication:
 def is_published(profile: ProviderProfile) -> bool:
     """Whether an endpoint may be published for ``profile``: ``is_published(AMP)`` → True."""
     return publication(profile).cli_completion_v1
-
-
-class CommandLine(msgspec.Struct, frozen=True, kw_only=True):
-    """The argv and the (already scrubbed) environment of one headless run.
-
-    The prompt is never part of it: it goes to stdin (SPEC §3.2).
-    """
-
-    argv: tuple[str, ...]
-    env: dict[str, str] = {}
 
 
 class LineDecoder(Protocol):

@@ -39,7 +39,7 @@ from contracts.endpoint import (
     ModelPreference,
     ToolPolicy,
 )
-from contracts.providers import CommandLine, ProviderProfile, Publication, publication
+from contracts.providers import Launch, ProviderProfile, Publication, publication
 
 __all__ = [
     "authority_ref_maps",
@@ -47,7 +47,6 @@ __all__ = [
     "backend_metadata",
     "capability_maps",
     "capability_values",
-    "command_lines",
     "compatibility_metadata",
     "compatibility_results",
     "consumer_manifests",
@@ -55,6 +54,7 @@ __all__ = [
     "endpoint_descriptors",
     "inference_requests",
     "json_values",
+    "launches",
     "model_preferences",
     "provider_profiles",
     "publications",
@@ -203,12 +203,16 @@ def publications() -> st.SearchStrategy[Publication]:
     return provider_profiles().map(publication)
 
 
-def command_lines() -> st.SearchStrategy[CommandLine]:
-    """Command lines: argv and a string environment."""
+def launches() -> st.SearchStrategy[Launch]:
+    """Driver launches: argv, a string environment, files, directories and links."""
+    paths = st.text("abcxyz/", min_size=1, max_size=12)
     return st.builds(
-        CommandLine,
+        Launch,
         argv=st.lists(st.text(max_size=12), min_size=1, max_size=5).map(tuple),
         env=st.dictionaries(_NAMES, st.text(max_size=12), max_size=3),
+        files=st.dictionaries(paths, st.binary(max_size=20), max_size=2),
+        dirs=st.lists(paths, max_size=2).map(tuple),
+        links=st.lists(st.tuples(paths, paths), max_size=2).map(tuple),
     )
 
 

@@ -17,13 +17,13 @@ from contracts.providers import (
     COMPLETION_CAPABILITIES,
     GEMINI,
     PROFILES,
-    CommandLine,
+    Launch,
     ProviderProfile,
     is_published,
     profile,
     publication,
 )
-from contracts.testing.endpoint import command_lines, provider_profiles, publications
+from contracts.testing.endpoint import launches, provider_profiles, publications
 
 
 def test_registry_lists_claude_codex_gemini_amp_in_order() -> None:
@@ -167,7 +167,7 @@ def test_publication_follows_the_derivation_rules(provider: ProviderProfile) -> 
 
 @pytest.mark.parametrize(
     "strategy",
-    [provider_profiles, publications, command_lines],
+    [provider_profiles, publications, launches],
     ids=lambda strategy: strategy.__name__,
 )
 def test_every_provider_struct_survives_a_json_round_trip(
@@ -183,7 +183,7 @@ def test_every_provider_struct_survives_a_json_round_trip(
     check()
 
 
-def test_command_line_is_frozen() -> None:
-    line = CommandLine(argv=("claude", "-p"))
+def test_a_launch_is_frozen() -> None:
+    launch = Launch(argv=("claude", "-p"))
     with pytest.raises(AttributeError):
-        line.argv = ()  # type: ignore[misc]
+        launch.argv = ()  # type: ignore[misc]
