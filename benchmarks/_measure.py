@@ -1,11 +1,12 @@
-"""What every benchmark here needs: a quantile, and a process's memory from /proc."""
+"""What every benchmark here needs: a quantile, a process's memory from /proc, and the
+one table it prints."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["quantile", "status_kib"]
+__all__ = ["print_table", "quantile", "status_kib"]
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -24,3 +25,12 @@ def status_kib(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+def print_table(title: str, rows: Sequence[tuple[str, str, str]]) -> None:
+    """Print ``title`` and a markdown table of (measurement, value, ratio) rows."""
+    print(title)
+    print("| measurement | value | ratio |")
+    print("|---|---|---|")
+    for name, value, ratio in rows:
+        print(f"| {name} | {value} | {ratio} |")

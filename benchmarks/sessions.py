@@ -30,7 +30,7 @@ import trio
 
 from actors.pool import WarmPool
 from actors.system import System, open_system
-from benchmarks._measure import quantile, status_kib
+from benchmarks._measure import print_table, quantile, status_kib
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.conversation import Conversation
 from contracts.providers import Workspace
@@ -189,11 +189,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=20, help="runs per measurement")
     args = parser.parse_args(argv)
     rows = trio.run(_measure, args.runs)
-    print(f"sessions benchmark (fake claude CLI, {args.runs} runs each, one run of this script)")
-    print("| measurement | value | ratio |")
-    print("|---|---|---|")
-    for name, value, ratio in rows:
-        print(f"| {name} | {value} | {ratio} |")
+    print_table(
+        f"sessions benchmark (fake claude CLI, {args.runs} runs each, one run of this script)", rows
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import trio
 from actors.pool import WarmPool
 from actors.session import Session
 from actors.system import System, open_system
-from benchmarks._measure import quantile
+from benchmarks._measure import print_table, quantile
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.conversation import Conversation, Turn
 from contracts.providers import Persona
@@ -245,11 +245,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not (BIN / name).exists():
             sys.exit(f"upstream benchmark: {BIN / name} is missing (make test-real-clis)")
     rows = trio.run(_measure, args.runs)
-    print(f"upstream benchmark ({args.runs} warm/cold pairs per spacing; fake upstreams)")
-    print("| measurement | value | ratio |")
-    print("|---|---|---|")
-    for name, value, ratio in rows:
-        print(f"| {name} | {value} | {ratio} |")
+    print_table(
+        f"upstream benchmark ({args.runs} warm/cold pairs per spacing; fake upstreams)", rows
+    )
 
 
 if __name__ == "__main__":

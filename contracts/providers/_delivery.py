@@ -35,6 +35,7 @@ __all__ = [
     "Delivery",
     "Launch",
     "LaunchRequest",
+    "ParkingDriver",
     "Persona",
     "Workspace",
 ]
@@ -115,3 +116,23 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     def acks(self) -> int:
         """How many acknowledgements the session waits for."""
         return max(len(self.steps) - 1, 0)
+
+
+class ParkingDriver:
+    """Defaults for a driver whose CLI takes its whole conversation once started: it
+    parks, no conversation needs a fresh launch, and it needs no probe (claude, amp)."""
+
+    __slots__ = ()
+
+    @property
+    def parks(self) -> bool:
+        """True: the conversation reaches the CLI after it started."""
+        return True
+
+    def needs_launch(self, conversation: Conversation) -> bool:
+        """False: every conversation can be given to a parked process."""
+        return False
+
+    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
+        """None: no probe."""
+        return None

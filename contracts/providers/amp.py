@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any, Final, final
 
 from contracts.conversation import Conversation
-from contracts.providers._delivery import Delivery, Launch, LaunchRequest
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest, ParkingDriver
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -179,7 +179,7 @@ def _login(said: str) -> str:
 
 
 @final
-class AmpDriver:
+class AmpDriver(ParkingDriver):
     """How the session actor runs amp: ``DRIVER.argv(executable, model)`` and friends."""
 
     __slots__ = ()
@@ -198,19 +198,6 @@ class AmpDriver:
         servers and permissions, so an isolated home leaves it out.
         """
         return (".local/share/amp/secrets.json",)
-
-    @property
-    def parks(self) -> bool:
-        """True: amp reads its prompt from stdin after it started."""
-        return True
-
-    def needs_launch(self, conversation: Conversation) -> bool:
-        """False: the whole conversation goes to stdin."""
-        return False
-
-    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
-        """None: amp needs no probe."""
-        return None
 
     def launch(self, request: LaunchRequest) -> Launch:
         """``amp -x`` (execute mode) as stream-json, detached from any IDE.

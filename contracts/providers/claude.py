@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Any, Final, final
 
 from contracts.conversation import Conversation
-from contracts.providers._delivery import Delivery, Launch, LaunchRequest
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest, ParkingDriver
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -258,7 +258,7 @@ def _retry_notice(obj: dict[str, Any]) -> str:
 
 
 @final
-class ClaudeDriver:
+class ClaudeDriver(ParkingDriver):
     """How the session actor runs claude: ``DRIVER.argv(executable, model)`` and friends."""
 
     __slots__ = ()
@@ -272,19 +272,6 @@ class ClaudeDriver:
     def credential_files(self) -> tuple[str, ...]:
         """Where ``claude login`` keeps its credentials, relative to HOME."""
         return (".claude/.credentials.json",)
-
-    @property
-    def parks(self) -> bool:
-        """True: everything of a conversation reaches claude after it started."""
-        return True
-
-    def needs_launch(self, conversation: Conversation) -> bool:
-        """False: claude takes every conversation on stdin."""
-        return False
-
-    def probe_argv(self, executable: str) -> tuple[str, ...] | None:
-        """None: claude needs no probe."""
-        return None
 
     def launch(self, request: LaunchRequest) -> Launch:
         """``claude -p`` with stream-json in and out, token deltas, and nothing of an agent.

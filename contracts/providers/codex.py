@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any, Final, final
 
 from contracts.conversation import Conversation, RequestOptions
-from contracts.providers._delivery import Delivery, Launch, LaunchRequest
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest, ParkingDriver
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -224,7 +224,7 @@ class CodexDecoder(JsonLineDecoder):
 
 
 @final
-class CodexDriver:
+class CodexDriver(ParkingDriver):
     """How the session actor runs codex: ``DRIVER.argv(executable, model)`` and friends."""
 
     __slots__ = ()
@@ -238,11 +238,6 @@ class CodexDriver:
     def credential_files(self) -> tuple[str, ...]:
         """Where ``codex login`` keeps its credentials, relative to HOME."""
         return (".codex/auth.json",)
-
-    @property
-    def parks(self) -> bool:
-        """True: codex reads its transcript after its prompt, so it can park first."""
-        return True
 
     def needs_launch(self, conversation: Conversation) -> bool:
         """A JSON Schema or a reasoning effort is on codex's command line."""

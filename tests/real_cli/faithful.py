@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 SYSTEM = "You are a terse French translator."
@@ -41,6 +42,13 @@ def _twenty_turns() -> list[ChatCompletionMessageParam]:
 
 TWENTY_TURNS = _twenty_turns()
 """A system prompt and 21 turns, user and assistant alternating, the last the user's."""
+
+CHATS = [
+    pytest.param(REFERENCE, id="reference"),
+    pytest.param(NO_SYSTEM, id="no-system"),
+    pytest.param(TWENTY_TURNS, id="twenty-turns"),
+]
+"""The three chats every CLI's faithfulness test runs."""
 
 ADDED_LIMIT = 2048
 """The most a CLI may add to the request beyond the client's conversation (bytes)."""

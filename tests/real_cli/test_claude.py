@@ -30,10 +30,9 @@ from tests.fakes.fake_anthropic import (
 from tests.real_cli import served
 from tests.real_cli.faithful import (
     ADDED_LIMIT,
-    NO_SYSTEM,
+    CHATS,
     REFERENCE,
     SYSTEM,
-    TWENTY_TURNS,
     added_bytes,
     minimal_anthropic,
     persona_sentences,
@@ -282,9 +281,7 @@ def _completion(
     return answer, fake.messages(), dict(raw.headers)
 
 
-@pytest.mark.parametrize(
-    "chat", [REFERENCE, NO_SYSTEM, TWENTY_TURNS], ids=["reference", "no-system", "twenty-turns"]
-)
+@pytest.mark.parametrize("chat", CHATS)
 async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_call(
     tmp_path: Path, real_cli: Callable[[str], Path], chat: list[ChatCompletionMessageParam]
 ) -> None:

@@ -30,10 +30,9 @@ from tests.fakes.fake_openai_responses import (
 from tests.processes import gone_within
 from tests.real_cli.faithful import (
     ADDED_LIMIT,
-    NO_SYSTEM,
+    CHATS,
     REFERENCE,
     SYSTEM,
-    TWENTY_TURNS,
     added_bytes,
     minimal_responses,
     persona_sentences,
@@ -280,9 +279,7 @@ def _items(body: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "chat", [REFERENCE, NO_SYSTEM, TWENTY_TURNS], ids=["reference", "no-system", "twenty-turns"]
-)
+@pytest.mark.parametrize("chat", CHATS)
 async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_call(
     tmp_path: Path, real_cli: Callable[[str], Path], chat: list[ChatCompletionMessageParam]
 ) -> None:

@@ -27,10 +27,9 @@ from tests.fakes.fake_gemini import FakeGemini, FunctionCall, GeminiScript, Reco
 from tests.processes import alive
 from tests.real_cli.faithful import (
     ADDED_LIMIT,
-    NO_SYSTEM,
+    CHATS,
     REFERENCE,
     SYSTEM,
-    TWENTY_TURNS,
     added_bytes,
     minimal_gemini,
     persona_sentences,
@@ -318,9 +317,7 @@ def _turns(call: Recorded) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize(
-    "chat", [REFERENCE, NO_SYSTEM, TWENTY_TURNS], ids=["reference", "no-system", "twenty-turns"]
-)
+@pytest.mark.parametrize("chat", CHATS)
 async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_call(
     tmp_path: Path, gemini: Path, chat: list[ChatCompletionMessageParam]
 ) -> None:
