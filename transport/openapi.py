@@ -189,7 +189,9 @@ def _endpoint_paths() -> Json:
                 "tags": tags,
                 "summary": "Run one CLI session (SPEC §3.2, §3.3)",
                 "description": "With `stream: true` the answer is `text/event-stream`: "
-                "`data: <chunk>` lines, then `data: [DONE]`. Errors carry `x-should-retry`.",
+                "`data: <chunk>` lines, then `data: [DONE]`. Errors carry `x-should-retry`."
+                " Request parameters the lease's CLI cannot pass on are named in"
+                " `x-asm-ignored-params`; a `response_format` it cannot hold is a 400.",
                 "security": lease,
                 "parameters": [_LEASE_REF],
                 "requestBody": {
