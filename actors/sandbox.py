@@ -86,6 +86,8 @@ class Sandbox:
             if not origin.is_file():
                 continue
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if target.is_symlink() or target.exists():
+                target.unlink()  # placed again (after a probe): the same link, anew
             if copy_links:
                 shutil.copyfile(origin, target)
                 target.chmod(0o400)

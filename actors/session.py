@@ -123,14 +123,21 @@ class SessionActor:
             if conversation is None:
                 return
         request = self.spec.launch_request(workspace, conversation or chosen)
+        provider = session.provider
         try:
             request, launch = await self._launch(request, sandbox)
+        except OSError as exc:
+            reason = f"{provider}: cannot prepare its private directory: {exc.strerror or exc}"
+            failed = Failed(kind="crashed", message=reason)
+            await self._fail_before_start(failed, conversation, task_status)
+            return
+        try:
             env = self._environment(sandbox, launch)
             child = await spawn(launch.argv, env=env, cwd=sandbox.cwd)
         except OSError as exc:
-            if conversation is None:
-                task_status.started(session)
-            await self._fail_before_start(exc, launch_argv=request.executable, known=conversation)
+            reason = f"{provider}: cannot run {request.executable!r}: {exc.strerror or exc}"
+            failed = Failed(kind="not_installed", message=reason)
+            await self._fail_before_start(failed, conversation, task_status)
             return
         session.pid = child.pid
         if self._ledger is not None:
@@ -331,15 +338,14 @@ class SessionActor:
         return Failed(kind="timeout", message=f"{provider}: run passed {timers.total:g} s")
 
     async def _fail_before_start(
-        self, exc: OSError, *, launch_argv: str, known: Conversation | None
+        self, failed: Failed, known: Conversation | None, task_status: trio.TaskStatus[Session]
     ) -> None:
-        """The executable could not run: the conversation gets ``Failed(not_installed)``."""
-        failed = Failed(
-            kind="not_installed",
-            message=f"{self.session.provider}: cannot run {launch_argv!r}: {exc.strerror or exc}",
-        )
-        if known is None and await self._next_conversation() is None:
-            return
+        """Nothing could start (the executable does not run, ``not_installed``): the
+        conversation, once submitted, gets ``failed`` as its only event."""
+        if known is None:
+            task_status.started(self.session)
+            if await self._next_conversation() is None:
+                return
         await self._outbox.fail_alone(failed, self.spec.timers.idle)
 
     def _unreachable(self, seconds: float, notice: str) -> Failed:

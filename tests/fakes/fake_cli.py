@@ -9,11 +9,15 @@ every fault without a real CLI. Standard library only; start-up stays cheap (no 
 Command line (checked like the real CLI; other flags, ``--flag=value``, ``--flag value``,
 ``-c key=value`` and ``--config=key=value`` are accepted and ignored):
 
-- claude: needs ``-p``/``--print``, ``--output-format=stream-json`` and ``--verbose``.
+- claude: needs ``-p``/``--print``, ``--output-format=stream-json`` and ``--verbose``;
+  ``--input-format=stream-json`` takes the conversation as the real one does
+  (``tests/fakes/fake_cli_input.py``).
   Token deltas (``stream_event`` lines) only with ``--include-partial-messages``, as the real
   one; without it the answer is one whole ``assistant`` message.
 - codex: needs ``exec``, ``--json`` and a trailing ``-``; ``codex login status`` answers on
-  stderr, exit 0 (1 and "Not logged in" when ``FAKE_CLI_MODE=not_logged_in``).
+  stderr, exit 0 (1 and "Not logged in" when ``FAKE_CLI_MODE=not_logged_in``); ``codex
+  debug models`` prints a one-model catalog. ``resume <id> -`` reads the transcript
+  (``tests/fakes/fake_cli_input.py``).
 - gemini: needs ``--output-format=stream-json`` (or ``-o stream-json``).
 - amp: needs ``-x``/``--execute`` and ``--stream-json``.
 - all: ``--version`` prints :data:`VERSIONS` ``[provider]`` and exits 0. A missing required
@@ -801,6 +805,10 @@ def _run(provider: str, args: list[str]) -> int:
         raise _Usage(
             f"fake {provider}: unknown FAKE_CLI_MODE {env_mode!r} (known: {', '.join(MODES)})"
         )
+    if provider == "codex" and args[:2] == ["debug", "models"]:
+        # The model catalog a driver's probe reads: one model with a tool of its own.
+        _write_line('{"models":[{"slug":"gpt-5","apply_patch_tool_type":"freeform"}]}')
+        return 0
     if provider == "codex" and args[:2] == ["login", "status"]:
         if env_mode == "not_logged_in":
             _stderr("Not logged in")
