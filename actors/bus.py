@@ -21,23 +21,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
 
 import trio
 
 from actors.bridge import InferenceBridge
 from actors.inference_registry import ProviderRegistry
-from actors.supervisor import ChildSpec, Restart, Strategy, SupervisorOptions, supervise
+from actors.supervisor import (
+    ChildSpec,
+    Restart,
+    Strategy,
+    SupervisorEscalation,
+    SupervisorOptions,
+    supervise,
+)
 from contracts.events import DEFAULT_AUDIENCE, Event, PublishEnvelope
 from contracts.events_listen import ListenQuery
+from transport.backoff import Backoff
 from transport.event_log import EventLog, EventStream, StoreError
 from transport.event_logs import check_store, open_event_log, store_label
 from transport.events_auth import TokenVerifier, issue_token
 from transport.events_client import EventsClient
 from transport.remote_event_log import RemoteEventLog
 
-__all__ = ["Bus", "CurrentLog"]
+__all__ = ["STORE_BACKOFF", "Bus", "CurrentLog"]
+
+logger = logging.getLogger("asm.bus")
+
+STORE_BACKOFF: Final = Backoff(initial=0.5, maximum=10.0)
+"""How the bus waits for a store that went away: 0.25–0.5 s first, at most 10 s."""
 
 
 class CurrentLog:
@@ -95,6 +110,8 @@ class Bus:
         if events_url is not None and not events_token:
             raise ValueError("a remote Bus Events API needs a token (BUS_API_TOKEN)")
         self._remote = (events_url, events_token) if events_url is not None else None
+        self.backoff = STORE_BACKOFF
+        self._up = False
 
     @property
     def store_label(self) -> str:
@@ -116,23 +133,53 @@ class Bus:
         return ChildSpec("bus", self.run, Restart.PERMANENT, shutdown=30.0)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the store and the bridge until cancelled; started once the bridge listens."""
+        """Run the store and the bridge until cancelled; started once the bridge listens.
+
+        A bus that could not start fails (a store that never opened is the operator's to
+        fix). Once it has started it is its own failure domain: it never ends on its own;
+        when its supervisor gives up, it starts again after a jittered backoff, and the
+        root supervisor, the endpoints and their leases never see it.
+        """
         children = [
             ChildSpec("event-log", self._run_log, Restart.PERMANENT),
             ChildSpec("providers", self._run_providers, Restart.PERMANENT, shutdown=30.0),
             ChildSpec("bridge", self._run_bridge, Restart.PERMANENT, shutdown=10.0),
         ]
         options = SupervisorOptions(name="bus", strategy=Strategy.REST_FOR_ONE)
-        await supervise(children, options, task_status=task_status)
+        started = _Once(task_status, then=self._mark_up)
+        delays = self.backoff.delays()
+        while True:
+            try:
+                await supervise(children, options, task_status=started)
+            except SupervisorEscalation as error:
+                if not self._up:
+                    raise
+                delay = next(delays)
+                logger.warning("bus: %s; starting it again in %.1f s", error, delay)
+                await trio.sleep(delay)
+
+    def _mark_up(self) -> None:
+        self._up = True
 
     async def _run_log(self, *, task_status: trio.TaskStatus[object]) -> None:
-        async with open_event_log(self.store) as log:
-            self.log.current = log
+        """Hold the store open; once the bus has been up, wait for a store that is down
+        (publishes answer 503 meanwhile) instead of failing."""
+        delays = self.backoff.delays()
+        while True:
             try:
-                task_status.started(log)
-                await trio.sleep_forever()
-            finally:
-                self.log.current = None
+                async with open_event_log(self.store) as log:
+                    self.log.current = log
+                    try:
+                        task_status.started(log)
+                        await trio.sleep_forever()
+                    finally:
+                        self.log.current = None
+            except StoreError as error:
+                if not self._up:
+                    raise
+                delay = next(delays)
+                logger.warning("event store unavailable: %s; retrying in %.1f s", error, delay)
+                await trio.sleep(delay)
 
     async def _run_providers(self, *, task_status: trio.TaskStatus[None]) -> None:
         """The inference providers' own children (the runtimes they keep alive)."""
@@ -143,8 +190,22 @@ class Bus:
             await trio.sleep_forever()
 
     async def _run_bridge(self, *, task_status: trio.TaskStatus[None]) -> None:
-        async with self._bridge_log() as log:
-            await InferenceBridge(log, self.registry).run(task_status=task_status)
+        """The bridge over the log; once the bus has been up, a store that fails under it
+        pauses the bridge until the store answers again (its requests stay pending)."""
+        started = _Once(task_status)
+        delays = self.backoff.delays()
+        while True:
+            try:
+                async with self._bridge_log() as log:
+                    await InferenceBridge(log, self.registry).run(task_status=started)
+            except* StoreError as group:
+                if not (self._up and started.done):
+                    raise
+                delay = next(delays)
+                logger.warning(
+                    "inference bridge paused: %s; retrying in %.1f s", group.exceptions[0], delay
+                )
+                await trio.sleep(delay)
 
     def _bridge_log(self) -> AbstractAsyncContextManager[EventLog]:
         if self._remote is None:
@@ -152,6 +213,25 @@ class Bus:
         url, token = self._remote
         assert token is not None
         return _remote_log(url, token)
+
+
+class _Once:
+    """A task status that reports the first ``started`` and ignores the rest: a part that
+    retries inside its child starts once, however often it reconnects."""
+
+    def __init__(
+        self, status: trio.TaskStatus[Any], *, then: Callable[[], None] | None = None
+    ) -> None:
+        self._status = status
+        self._then = then
+        self.done = False
+
+    def started(self, value: Any = None) -> None:
+        if not self.done:
+            self.done = True
+            self._status.started(value)
+            if self._then is not None:
+                self._then()
 
 
 @asynccontextmanager

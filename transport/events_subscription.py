@@ -33,6 +33,7 @@ import trio
 
 from contracts.events import Event
 from contracts.events_listen import ListenQuery
+from transport.backoff import DEFAULT_BACKOFF, Backoff
 from transport.events_errors import EventsProtocolError, EventsUnavailableError
 
 __all__ = ["DEFAULT_BACKOFF", "Backoff", "EventSubscription", "stream_params"]
@@ -42,23 +43,6 @@ logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT_SECONDS: Final = 2.0
 _EVENT: Final = msgspec.json.Decoder(Event)
 
-
-class Backoff(msgspec.Struct, frozen=True):
-    """Delays between reconnection attempts: ``initial``, times ``factor``, at most
-    ``maximum`` seconds. Reset once a connection is established."""
-
-    initial: float = 1.0
-    maximum: float = 30.0
-    factor: float = 2.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial
-        while True:
-            yield min(delay, self.maximum)
-            delay = min(delay * self.factor, self.maximum)
-
-
-DEFAULT_BACKOFF: Final = Backoff()
 
 Connect = Callable[[ListenQuery], Awaitable[httpx.Response]]
 """Opens the stream of a query: an answered 200 response whose body is not yet read;

@@ -223,7 +223,7 @@ async def test_a_stream_cut_before_its_first_event_widens_its_window_instead(
 
 
 def test_backoff_doubles_up_to_its_bound() -> None:
-    delays = Backoff().delays()
+    delays = Backoff(jitter=0).delays()
     assert [next(delays) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
 
 
