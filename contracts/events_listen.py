@@ -52,6 +52,24 @@ class ListenQuery(msgspec.Struct, frozen=True, kw_only=True):
             return None
         return DEFAULT_SINCE_SECONDS if self.since is None else self.since
 
+    def resumed(self, last_id: str | None, elapsed: float) -> ListenQuery:
+        """The query that goes on where this one stopped, ``elapsed`` seconds after it
+        was first opened, ``last_id`` the last event it delivered (None: none yet).
+
+        A broadcast resumes after ``last_id``, so nothing is missed or repeated; before
+        its first event it widens ``since`` by ``elapsed``, so its window still starts
+        where it did. A unicast query is unchanged: its group's cursor says where it goes
+        on.
+        """
+        if self.delivery == "unicast":
+            return self
+        if last_id is not None:
+            return msgspec.structs.replace(self, after=last_id, replay=False, since=None)
+        back = self.start_seconds_back()
+        if back is None:
+            return self
+        return msgspec.structs.replace(self, since=back + elapsed)
+
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})

@@ -164,18 +164,10 @@ class EventSubscription:
     # --- connections ----------------------------------------------------------------
 
     def _resume_query(self) -> ListenQuery:
-        query = self._query
         if self._opened_at is None:  # the first attempt: the query as asked
             self._opened_at = trio.current_time()
-            return query
-        if query.delivery == "unicast":
-            return query
-        if self._last_id is not None:
-            return msgspec.structs.replace(query, after=self._last_id, replay=False, since=None)
-        back = query.start_seconds_back()
-        if back is None:
-            return query
-        return msgspec.structs.replace(query, since=back + trio.current_time() - self._opened_at)
+            return self._query
+        return self._query.resumed(self._last_id, trio.current_time() - self._opened_at)
 
     async def _reconnect(self) -> None:
         while True:
