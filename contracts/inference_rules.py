@@ -97,7 +97,13 @@ _IPV6 = "|".join(  # RFC 4291 text forms without an embedded IPv4 address or a z
         "H:(?::H){1,6}",
     )
 )
-_HOST = r"(?![^:]{254})(?:[A-Za-z0-9-]{1,63}+\.)*+[A-Za-z0-9-]{1,63}+"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# RFC 1123: labels of letters, digits and inner hyphens; the last label is not all digits
+# (a dotted quad is an IPv4 address, and ``999.1.1.1`` is neither).
+_NAME = rf"(?![^:]{{254}})(?:{_LABEL}\.)*+(?![0-9]++:){_LABEL}"
+_HOST = rf"(?:{_IPV4}|{_NAME})"
 _PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 #: The common ``host:port`` forms (no leading zeros in the port, no zone or IPv4-in-IPv6).
 listen_fast: Final = re.compile(rf"(?:\[(?:{_IPV6})\]|{_HOST}):{_PORT}").fullmatch
@@ -138,7 +144,9 @@ def check_service_user(user: str) -> None:
 
 
 def check_listen(listen: str) -> None:
-    """``host:port``: a host name, an IPv4 address or a bracketed IPv6 one; port 1-65535."""
+    """``host:port``: an RFC 1123 host name, a dotted-quad IPv4 address (each octet at most
+    255) or a bracketed IPv6 one; port 1-65535. ``-:80``, ``a-:80`` and
+    ``999.999.999.999:80`` are refused."""
     if listen_fast(listen) is None:
         _check_listen_exactly(listen)
 
@@ -155,12 +163,24 @@ def _check_listen_exactly(listen: str) -> None:
         except ValueError:
             raise broken(Rule.RUNTIME_LISTEN, "runtime.listen has a bad IPv6 address") from None
         return
-    if (
-        len(host) > 253
-        or host.strip(_HOST_CHARS)
-        or host[0] == "."
-        or host[-1] == "."
-        or ".." in host
-        or (len(host) > 63 and max(map(len, host.split("."))) > 63)
-    ):
-        raise broken(Rule.RUNTIME_LISTEN, "runtime.listen host must be a name or an address")
+    labels = host.split(".")
+    if host.isascii() and labels[-1].isdigit():
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise broken(
+                Rule.RUNTIME_LISTEN,
+                "runtime.listen host ends in a numeric label but is no IPv4 address"
+                " (four octets 0-255)",
+            ) from None
+        return
+    if len(host) > 253 or host.strip(_HOST_CHARS) or not all(map(_label_ok, labels)):
+        raise broken(
+            Rule.RUNTIME_LISTEN,
+            "runtime.listen host must be an RFC 1123 name (labels of letters, digits and"
+            " inner hyphens), an IPv4 address or a bracketed IPv6 address",
+        )
+
+
+def _label_ok(label: str) -> bool:
+    return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"

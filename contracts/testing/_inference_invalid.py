@@ -67,11 +67,30 @@ _bad_models = st.one_of(
     st.integers(67, 90).map(lambda n: "é" * n + "x" * (201 - 2 * n)),
     st.integers(201, 260).map(lambda n: "m" * n),
 )
+_octets = st.integers(0, 255).map(str)
+#: Hosts that are neither an RFC 1123 name nor an IPv4 address (unbracketed).
+bad_listen_hosts = st.one_of(
+    st.sampled_from(["-", "a-", "-a", "a.-b", "a..b", "a.", ".a", "999.999.999.999"]),
+    hostnames.map(lambda host: "-" + host),
+    hostnames.map(lambda host: host + "-"),
+    st.from_regex(r"[a-z][a-z0-9]{63,70}", fullmatch=True),  # a label over 63 characters
+    # a dotted quad with one octet over 255
+    st.builds(
+        lambda octets, big, at: ".".join([*octets[:at], str(big), *octets[at:]]),
+        st.lists(_octets, min_size=3, max_size=3),
+        st.integers(256, 999),
+        st.integers(0, 3),
+    ),
+    # all digits, but not four octets
+    st.lists(_octets, min_size=1, max_size=6).filter(lambda o: len(o) != 4).map(".".join),
+    hostnames.map(lambda host: f"{host}.123"),  # a name whose last label is numeric
+)
 _bad_listens = st.one_of(
     st.text(string.ascii_lowercase + ".", min_size=1, max_size=12),  # no port at all
     st.builds(lambda h, p: f"{h}:{p}", hostnames, st.sampled_from(["0", "65536", "x", "", "-1"])),
     st.integers(1, 65535).map(lambda p: f":{p}"),
     st.sampled_from(["a b:80", "host/x:80", "[zz::q]:80", "user@host:80"]),
+    st.builds(lambda h, p: f"{h}:{p}", bad_listen_hosts, st.integers(1, 65535)),
 )
 _bad_service_users = st.one_of(
     st.sampled_from(["", "Root", "1abc", "a b", "a/b", "a" * 33, "ollama$$"]),

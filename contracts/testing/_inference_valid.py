@@ -42,8 +42,9 @@ secret_names = st.from_regex(r"[A-Za-z0-9._-]{1,40}", fullmatch=True).filter(
     lambda name: name not in (".", "..")
 )
 secret_refs = secret_names.map(lambda name: SECRET_REF_PREFIX + name)
+# RFC 1123 names; the last label starts with a letter (all digits would read as IPv4).
 hostnames = st.from_regex(
-    r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}", fullmatch=True
+    r"([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\.){0,3}[a-z]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True
 )
 _hosts = st.one_of(
     hostnames,
