@@ -11,17 +11,22 @@ the state directory's ``events.db``::
     hypercorn -k trio --bind 127.0.0.1:8787 actors.asgi:app
 
 The lifespan task holds the supervision tree for the server's whole life; it is the
-root of the tree, not a background task.
+root of the tree, not a background task. It holds the state directory's lock too
+(:mod:`actors.state_lock`), taken before anything there is touched: a second server
+(``asm serve`` or another hypercorn, or a second worker) on the same directory fails
+its startup and changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from actors.config_file import load_config
 from actors.serve_command import admin_token, serve_bus
+from actors.state_lock import StateDirLock, hold_state_dir
 from actors.system import System, open_system
 
 __all__ = ["app"]
@@ -37,6 +42,7 @@ class AsmApplication:
         self._system: System | None = None
         self._http: Any = None
         self._origin_known = False
+        self._lock: StateDirLock | None = None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -50,27 +56,31 @@ class AsmApplication:
             host = f"[{host}]" if ":" in host else host
             self._system.leases.origin = f"http://{host}:{port}"
             self._origin_known = True
+            if self._lock is not None:
+                self._lock.announce(self._system.leases.origin)
         await self._http(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         message: Message = await receive()
         assert message["type"] == "lifespan.startup"
-        try:
-            state_dir = Path(os.environ.get("ASM_STATE_DIR", ".asm"))
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            config = load_config(os.environ.get("ASM_CONFIG"))
-            token = admin_token(state_dir)
-            bus = serve_bus(state_dir, os.environ.get("ASM_STORE"), None, os.environ, config)
-        except Exception as exc:
-            await send({"type": "lifespan.startup.failed", "message": f"asm: {exc}"})
-            return
-        async with open_system(
-            config, bind=None, state_dir=state_dir, admin_token=token, bus=bus
-        ) as system:
-            self._system, self._http = system, system.http_app()
-            await send({"type": "lifespan.startup.complete"})
-            await receive()  # lifespan.shutdown
-            self._system = self._http = None
+        with contextlib.ExitStack() as stack:
+            try:
+                state_dir = Path(os.environ.get("ASM_STATE_DIR", ".asm"))
+                state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                lock = stack.enter_context(hold_state_dir(state_dir))
+                config = load_config(os.environ.get("ASM_CONFIG"))
+                token = admin_token(state_dir)
+                bus = serve_bus(state_dir, os.environ.get("ASM_STORE"), None, os.environ, config)
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": f"asm: {exc}"})
+                return
+            async with open_system(
+                config, bind=None, state_dir=state_dir, admin_token=token, bus=bus
+            ) as system:
+                self._system, self._http, self._lock = system, system.http_app(), lock
+                await send({"type": "lifespan.startup.complete"})
+                await receive()  # lifespan.shutdown
+                self._system = self._http = self._lock = None
         await send({"type": "lifespan.shutdown.complete"})
 
 

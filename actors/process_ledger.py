@@ -5,8 +5,8 @@ reaped. If the server dies hard (SIGKILL, power loss of the parent only), the le
 still lists the groups it left running; the next start sweeps them before serving
 (SPEC §4.4: "at start, no orphan of a previous run is left behind")::
 
-    ledger = ProcessLedger.open(state_dir / "sessions")
-    ledger.sweep()          # kill what a previous run left behind
+    ledger = ProcessLedger.open(state_dir / "process-groups")
+    ledger.sweep()          # kill what a previous run left behind (under the state lock)
     ledger.record(pgid)     # from the session actor, at spawn
     ledger.forget(pgid)     # once reaped
 
@@ -16,6 +16,11 @@ way, and a sweep removes those a hard-killed run could not.
 An entry also stores the leader's start time (``/proc/<pid>/stat`` field 22), so a
 sweep kills only processes of that group that started no earlier than the leader did,
 never an unrelated process that reused the number.
+
+The sweep runs only under the state directory's lock (:mod:`actors.state_lock`): the
+groups listed while another server holds it are that server's live CLIs, not orphans,
+so a sweep there raises :class:`~actors.state_lock.StateDirBusy` and kills nothing.
+Entries are written 0600: they name the server's processes.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import os
 import shutil
 import signal
 from pathlib import Path
+
+from actors.state_lock import hold_state_dir
 
 __all__ = ["ProcessLedger"]
 
@@ -41,6 +48,16 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()
+
+
+def _write_private(entry: Path, text: str) -> None:
+    """``text`` into ``entry`` (0600), whole or not at all."""
+    temporary = entry.with_suffix(".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    temporary.replace(entry)
 
 
 def _start_time(fields: list[str]) -> int:
@@ -65,9 +82,7 @@ class ProcessLedger:
         if fields is None:
             return
         entry = self._directory / str(pgid)
-        temporary = entry.with_suffix(".tmp")
-        temporary.write_text(str(_start_time(fields)))
-        temporary.replace(entry)
+        _write_private(entry, str(_start_time(fields)))
 
     def forget(self, pgid: int) -> None:
         """Cross ``pgid`` out: it has been reaped."""
@@ -77,9 +92,7 @@ class ProcessLedger:
     def record_directory(self, path: Path) -> None:
         """Write down a scratch directory (the sessions' work root) this run owns."""
         entry = self._directory / f"{_DIRECTORY_PREFIX}{path.name}"
-        temporary = entry.with_suffix(".tmp")
-        temporary.write_text(str(path))
-        temporary.replace(entry)
+        _write_private(entry, str(path))
 
     def forget_directory(self, path: Path) -> None:
         """Cross a scratch directory out: it has been removed."""
@@ -87,7 +100,15 @@ class ProcessLedger:
 
     def sweep(self) -> list[int]:
         """Kill every process left in a recorded group and remove every recorded scratch
-        directory (a hard-killed run's session work dirs); returns the pids killed."""
+        directory (a hard-killed run's session work dirs); returns the pids killed.
+
+        Raises :class:`~actors.state_lock.StateDirBusy` if another process holds the
+        state directory (the ledger's parent): its groups are live, not left behind.
+        """
+        with hold_state_dir(self._directory.parent):
+            return self._sweep()
+
+    def _sweep(self) -> list[int]:
         killed: list[int] = []
         for entry in self._directory.iterdir():
             if entry.name.startswith(_DIRECTORY_PREFIX) and entry.suffix != ".tmp":

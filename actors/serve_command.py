@@ -2,11 +2,15 @@
 
     asm serve --bind 127.0.0.1:8787 --state-dir .asm [--store sqlite:PATH|memory|redis://…]
 
-On ready it writes ``<state-dir>/server.json`` (``{"base_url","pid","store"}``) and
-prints ``asm: serving on <base_url>``. The state directory holds ``admin.token`` and
-``events.secret`` (0600; kept across restarts), the default event store
-``events.db`` (sqlite), and the ledger of live CLI process groups, swept at start so
-nothing a crashed run left behind survives. ``--events-url`` puts the bridge on a
+One server per state directory: before it touches anything there it takes the
+directory's lock (``serve.lock``, :mod:`actors.state_lock`) for its whole life; a second
+start on the same directory exits 1 naming the running server's pid and port, and
+changes nothing. On ready it writes ``<state-dir>/server.json``
+(``{"base_url","pid","store"}``) and prints ``asm: serving on <base_url>``. The state
+directory holds ``admin.token`` and ``events.secret`` (kept across restarts), the
+default event store ``events.db`` (sqlite), and the ledger of live CLI process groups,
+swept at start (under the lock) so nothing a crashed run left behind survives. Every
+file there is 0600: they hold secrets, events or pids. ``--events-url`` puts the bridge on a
 remote Bus Events API (its token from ``BUS_API_TOKEN`` or ``BUS_EVENTS_TOKEN``).
 SIGINT or SIGTERM stops it: the HTTP surface first, then the bridge and the store, then
 every lease and session, every CLI reaped.
@@ -15,6 +19,7 @@ every lease and session, every CLI reaped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -35,6 +40,7 @@ from actors.logging_setup import LOG_FORMATS, configure_logging
 from actors.ollama_provider import OllamaProvider
 from actors.process_ledger import ProcessLedger
 from actors.secrets import SecretResolver
+from actors.state_lock import StateDirBusy, StateDirLock, hold_state_dir
 from actors.supervisor import SupervisorEscalation
 from actors.system import open_system
 from contracts.config import Config, ConfigError
@@ -104,18 +110,21 @@ def run_serve(args: argparse.Namespace) -> int:
         leases = msgspec.structs.replace(config.leases, pool_size=SERVE_POOL_SIZE)
         config = msgspec.structs.replace(config, leases=leases)
     state_dir = Path(args.state_dir)
-    try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        bus = serve_bus(state_dir, args.store, args.events_url, os.environ, config)
-    except (OSError, ValueError, EventsSecretError) as exc:
-        print(f"asm serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
-    try:
-        return trio.run(_serve, config, bind, state_dir, bus)
-    except (SupervisorEscalation, StoreError, ExceptionGroup) as exc:
-        # The supervisors logged the chain; the operator gets the cause in one line.
-        print(f"asm serve: stopped: {_root_cause(exc)}", file=sys.stderr)
-        return EXIT_FAILED
+    with contextlib.ExitStack() as stack:
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Before anything else in the state dir: a running server's files are its own.
+            lock = stack.enter_context(hold_state_dir(state_dir))
+            bus = serve_bus(state_dir, args.store, args.events_url, os.environ, config)
+        except (OSError, ValueError, EventsSecretError, StateDirBusy) as exc:
+            print(f"asm serve: {exc}", file=sys.stderr)
+            return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
+        try:
+            return trio.run(_serve, config, bind, lock, bus)
+        except (SupervisorEscalation, StoreError, ExceptionGroup) as exc:
+            # The supervisors logged the chain; the operator gets the cause in one line.
+            print(f"asm serve: stopped: {_root_cause(exc)}", file=sys.stderr)
+            return EXIT_FAILED
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -156,7 +165,8 @@ def serve_bus(
     )
 
 
-async def _serve(config: Config, bind: str, state_dir: Path, bus: Bus) -> int:
+async def _serve(config: Config, bind: str, lock: StateDirLock, bus: Bus) -> int:
+    state_dir = lock.state_dir
     server_json = state_dir / "server.json"
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_system(
@@ -165,6 +175,7 @@ async def _serve(config: Config, bind: str, state_dir: Path, bus: Bus) -> int:
             assert system.base_url is not None
             summary = {"base_url": system.base_url, "pid": os.getpid(), "store": bus.store_label}
             _write_json(server_json, summary)
+            lock.announce(system.base_url)
             print(f"asm: serving on {system.base_url}", flush=True)
             try:
                 async for signum in signals:
@@ -176,6 +187,10 @@ async def _serve(config: Config, bind: str, state_dir: Path, bus: Bus) -> int:
 
 
 def _write_json(path: Path, value: dict[str, object]) -> None:
+    """``value`` into ``path`` (0600: it names the server's pid), whole or not at all."""
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(value) + "\n")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(value) + "\n")
     temporary.replace(path)

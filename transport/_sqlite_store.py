@@ -4,12 +4,18 @@ Every function here takes a :class:`sqlite3.Connection` and blocks; the Trio sid
 (:mod:`transport.event_log_sqlite`) runs them with ``trio.to_thread.run_sync``. The
 writer connection is in autocommit mode: the caller brackets a group of writes with
 ``BEGIN IMMEDIATE`` … ``COMMIT`` (see :func:`commit_jobs`).
+
+The file holds every event's payload, so the writer makes it 0600 before sqlite opens
+it (sqlite would create it 0644), and takes group and others' bits off one that an
+older version made; sqlite gives its ``-wal`` and ``-shm`` files the database's mode.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -75,6 +81,8 @@ PendingRow = tuple[str, str, int, str, float]
 
 def connect(path: str, *, writer: bool) -> sqlite3.Connection:
     """A connection to ``path``; the writer also creates the schema and sets WAL mode."""
+    if writer:
+        _make_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     try:
         if writer:
@@ -87,6 +95,20 @@ def connect(path: str, *, writer: bool) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _make_private(path: str) -> None:
+    """Create ``path`` 0600 if missing; drop group and others' bits from it and its
+    ``-wal``/``-shm`` if present. Best effort: sqlite reports what cannot be opened."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.chmod(name, mode & stat.S_IRWXU)
 
 
 @dataclass(slots=True, eq=False)
