@@ -7,6 +7,10 @@ the mechanics every run shares, so they are written and tested once:
   opens a pidfd for it at once, so the ladder can see the leader exit *before* it is
   reaped: while the zombie leader still holds the process-group id, signalling the
   group cannot hit an unrelated process that reused the id.
+  A command line or environment no exec can pass (a NUL byte, an argument over
+  128 KiB) is refused first with :class:`UnsafeCommandLine`, an ``OSError`` that says
+  where and never quotes the value, so a bad model id is one failed run, not an
+  exception that takes its lease down.
 - :func:`read_lines` frames stdout into lines with a hard cap per line, and
   :class:`StderrTail` keeps the last 16 KiB of stderr. Both keep draining while the
   ladder runs, so a CLI blocked on a full pipe can still exit by itself.
@@ -35,15 +39,19 @@ import trio
 
 __all__ = [
     "LINE_LIMIT",
+    "MAX_ARGUMENT_BYTES",
     "STDERR_TAIL_BYTES",
     "ChildProcess",
     "Ladder",
     "LineTooLong",
     "StderrTail",
+    "UnsafeCommandLine",
+    "check_command_line",
     "read_lines",
     "reap",
     "signal_group",
     "spawn",
+    "sweep_group_on_exit",
 ]
 
 LINE_LIMIT = 1024 * 1024
@@ -51,6 +59,10 @@ LINE_LIMIT = 1024 * 1024
 
 STDERR_TAIL_BYTES = 16 * 1024
 """How much of the end of stderr a session keeps for diagnostics."""
+
+MAX_ARGUMENT_BYTES = 128 * 1024 - 1
+"""The longest string exec passes in argv or the environment (Linux's MAX_ARG_STRLEN
+counts the terminating NUL)."""
 
 _CHUNK = 64 * 1024
 
@@ -90,11 +102,39 @@ class ChildProcess:
             await stream.aclose()
 
 
+class UnsafeCommandLine(OSError):
+    """``argv`` or ``env`` holds what exec cannot pass; the message says where, not what."""
+
+
+def check_command_line(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Raise :class:`UnsafeCommandLine` for a NUL byte, a string that is not encodable or
+    over :data:`MAX_ARGUMENT_BYTES`, or a variable name that is empty or holds ``=``."""
+    for number, argument in enumerate(argv):
+        if problem := _unpassable(argument):
+            raise UnsafeCommandLine(f"argument {number} of its command line {problem}")
+    for name, value in env.items():
+        if not name or "=" in name or not name.isprintable() or _unpassable(name):
+            raise UnsafeCommandLine("an environment variable has an unusable name")
+        if problem := _unpassable(f"{name}={value}"):
+            raise UnsafeCommandLine(f"environment variable {name[:64]} {problem}")
+
+
+def _unpassable(text: str) -> str | None:
+    if "\0" in text:
+        return "holds a NUL byte"
+    try:
+        size = len(os.fsencode(text))
+    except UnicodeEncodeError:
+        return "is not encodable text"
+    return f"is over {MAX_ARGUMENT_BYTES} bytes" if size > MAX_ARGUMENT_BYTES else None
+
+
 async def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: str) -> ChildProcess:
     """Start ``argv`` in a new session (its own process group) with all three pipes.
 
-    Raises ``FileNotFoundError`` / ``PermissionError`` when the executable cannot run;
-    the caller classifies that as not_installed. No parent-death signal (SPEC §4.4).
+    Raises ``FileNotFoundError`` / ``PermissionError`` when the executable cannot run
+    (the caller classifies that as not_installed), :class:`UnsafeCommandLine` before
+    trying when ``argv`` or ``env`` cannot be passed. No parent-death signal (SPEC §4.4).
 
     Why not ``trio.lowlevel.open_process``: it forks from a worker thread, which costs
     about 2 ms more per spawn here than forking on the loop's own thread (measured by
@@ -103,6 +143,7 @@ async def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: str) -> Chi
     streams, and the pidfd replaces a blocking wait.
     """
     await trio.lowlevel.checkpoint()
+    check_command_line(argv, env)
     ends = [os.pipe(), os.pipe(), os.pipe()]  # close-on-exec: only dup2'd copies pass
     (stdin_r, stdin_w), (stdout_r, stdout_w), (stderr_r, stderr_w) = ends
     try:
@@ -180,6 +221,13 @@ async def _ladder(child: ChildProcess, ladder: Ladder) -> int:
     child.reaped = True
     os.close(child.pidfd)
     return code
+
+
+async def sweep_group_on_exit(child: ChildProcess) -> None:
+    """Once the leader exits, kill what is left of its group: a helper still holding
+    stdout open would otherwise keep the end of stdout from coming."""
+    await trio.lowlevel.wait_readable(child.pidfd)
+    signal_group(child, signal.SIGKILL)
 
 
 class LineTooLong(Exception):

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import uuid
 
 import msgspec
@@ -40,15 +39,17 @@ from actors.child_process import (
     ChildProcess,
     LineTooLong,
     StderrTail,
+    UnsafeCommandLine,
     read_lines,
     reap,
-    signal_group,
     spawn,
+    sweep_group_on_exit,
 )
 from actors.probes import PROBES
-from actors.sandbox import Sandbox, redact
+from actors.sandbox import Sandbox
 from actors.session_handle import EVENT_BUFFER, Session, SessionEnded
 from actors.session_outbox import Outbox
+from actors.session_redaction import Redactor
 from actors.session_spec import ProcessLedger, SessionSpec, Timers
 from contracts.conversation import Conversation
 from contracts.providers import Delivery, Launch, LaunchRequest, Workspace
@@ -62,6 +63,7 @@ from contracts.session import (
 )
 from contracts.session import Warning as Notice
 from transport.metrics import Metrics
+from transport.request_context import resume_request
 
 __all__ = ["ProcessLedger", "Session", "SessionActor", "SessionEnded", "SessionSpec", "Timers"]
 
@@ -85,7 +87,11 @@ class SessionActor:
         self._for = conversation  # started for this conversation (none: it may park)
         self._ledger = ledger
         self.session = Session(provider=spec.driver.profile.id, model=spec.model)
-        self._outbox = Outbox(self.session, model=spec.model, metrics=metrics)
+        # Whatever leaves the session (events, their logs) goes without its secrets.
+        self._redactor = Redactor.of(spec.env, spec.driver.profile.auth_env)
+        self._outbox = Outbox(
+            self.session, model=spec.model, metrics=metrics, redactor=self._redactor
+        )
         self._decoder = spec.driver.decoder()
         self._acked = trio.Event()  # set (and renewed) each time the CLI acknowledges
         self._stderr = StderrTail()
@@ -134,6 +140,10 @@ class SessionActor:
         try:
             env = self._environment(sandbox, launch)
             child = await spawn(launch.argv, env=env, cwd=sandbox.cwd)
+        except UnsafeCommandLine as exc:  # e.g. a NUL byte in a model id: no exec takes it
+            failed = Failed(kind="crashed", message=f"{provider}: cannot start: {exc}")
+            await self._fail_before_start(failed, conversation, task_status)
+            return
         except OSError as exc:
             reason = f"{provider}: cannot run {request.executable!r}: {exc.strerror or exc}"
             failed = Failed(kind="not_installed", message=reason)
@@ -222,7 +232,9 @@ class SessionActor:
     async def _next_conversation(self) -> Conversation | None:
         """The submitted conversation, or None when the session ends before it comes."""
         with contextlib.suppress(trio.EndOfChannel):
-            return await self.session._prompts[1].receive()
+            conversation = await self.session._prompts[1].receive()
+            resume_request(self.session.submitted_by)  # log as part of the submitter's request
+            return conversation
         return None
 
     async def _await_prompt(self, child: ChildProcess) -> Conversation | None:
@@ -260,7 +272,7 @@ class SessionActor:
         async with trio.open_nursery() as nursery:
             # The leader may exit while a helper it left still holds stdout open; sweep
             # the group at once so stdout ends and the decoder can classify the exit.
-            nursery.start_soon(_sweep_group_on_exit, child)
+            nursery.start_soon(sweep_group_on_exit, child)
             nursery.start_soon(self._write_input, child, delivery)
             ending = await self._read_events(lines, submitted)
             nursery.cancel_scope.cancel()
@@ -298,10 +310,10 @@ class SessionActor:
                     if trio.current_time() < deadline:
                         return None  # stdout closed: the decoder classifies the end
                     if not answered and retrying is not None:
-                        return self._unreachable(timers.first_event, retrying.message)
+                        return self.spec.unreachable(timers.first_event, retrying.message)
                     trouble = connection_trouble(self._stderr.text()) if not answered else None
                     if trouble is not None:  # some CLIs retry on stderr only (gemini)
-                        return self._unreachable(timers.first_event, trouble)
+                        return self.spec.unreachable(timers.first_event, trouble)
                     if not self._written:
                         return Failed(
                             kind="timeout",
@@ -317,7 +329,7 @@ class SessionActor:
                 if isinstance(item, LineTooLong):
                     return Failed(kind="output_too_large", message=f"{provider}: {item}")
                 acks = decoder.acks
-                for event in decoder.feed(item):
+                for event in decoder.feed(self._redactor.line(item)):
                     if isinstance(event, Failed):
                         return event
                     if isinstance(event, Notice) and not answered:
@@ -348,34 +360,22 @@ class SessionActor:
                 return
         await self._outbox.fail_alone(failed, self.spec.timers.idle)
 
-    def _unreachable(self, seconds: float, notice: str) -> Failed:
-        """A CLI that only retried until the first-event deadline: its service is out of
-        reach. The message says what to check, naming the base-URL variable if any."""
-        provider, profile = self.session.provider, self.spec.driver.profile
-        where = f" ({profile.base_url_env})" if profile.base_url_env else ""
-        return Failed(
-            kind="unreachable",
-            message=(
-                f"{provider} could not reach its service within {seconds:g} s ({notice});"
-                f" check this host's network and proxy, the base URL set for {provider}{where},"
-                " and its login"
-            ),
-        )
-
     async def _close(self, ending: Failed | None, exit_code: int, stderr_tail: str) -> None:
         """Send the closing events: ours, or the decoder's classification of the exit."""
         if self._closed:
             return  # the reported success went out before the reap
-        closing = [ending] if ending is not None else self._decoder.finish(exit_code, stderr_tail)
-        tail = redact(stderr_tail, self.spec.env, self.spec.driver.profile.auth_env) or None
+        tail = self._redactor.tail(stderr_tail)
+        closing = [ending] if ending is not None else self._decoder.finish(exit_code, tail)
         events = [
-            msgspec.structs.replace(
-                event,
-                exit_code=exit_code if event.exit_code is None else event.exit_code,
-                stderr_tail=tail,
+            self._redactor.event(
+                msgspec.structs.replace(
+                    event,
+                    exit_code=exit_code if event.exit_code is None else event.exit_code,
+                    stderr_tail=tail or None,
+                )
+                if isinstance(event, Failed)
+                else event
             )
-            if isinstance(event, Failed)
-            else event
             for event in closing
         ]
         for event in events:
@@ -391,8 +391,3 @@ def _is_cancellation(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return exc.split(trio.Cancelled)[1] is None
     return isinstance(exc, trio.Cancelled)
-
-
-async def _sweep_group_on_exit(child: ChildProcess) -> None:
-    await trio.lowlevel.wait_readable(child.pidfd)
-    signal_group(child, signal.SIGKILL)

@@ -2,9 +2,10 @@
 
 The session actor decides what happened; the outbox delivers it to whoever holds the
 :class:`~actors.session_handle.Session` handle and counts each run's start and end for
-the metrics::
+the metrics. Every event goes out through the session's
+:class:`~actors.session_redaction.Redactor`, so no secret the CLI printed leaves with it::
 
-    outbox = Outbox(session, model="m", metrics=metrics)
+    outbox = Outbox(session, model="m", metrics=metrics, redactor=Redactor.of(env))
     await outbox.emit(TextDelta(text="Hi"))           # a Started goes first, once
     await outbox.send_closing([Finished(finish_reason="stop", text="Hi")])
 
@@ -21,6 +22,7 @@ from typing import Literal
 import trio
 
 from actors.session_handle import Session
+from actors.session_redaction import Redactor
 from contracts.session import Failed, Finished, SessionEvent, Started
 from transport.metrics import Metrics
 
@@ -32,8 +34,16 @@ log = logging.getLogger("asm.session")
 class Outbox:
     """The events of one session, on their way to its consumer."""
 
-    def __init__(self, session: Session, *, model: str, metrics: Metrics | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        model: str,
+        metrics: Metrics | None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self._session = session
+        self._redactor = redactor or Redactor(())
         self._model = model
         self._metrics = metrics
         self._counted: Literal["no", "live", "ended"] = "no"
@@ -41,7 +51,7 @@ class Outbox:
 
     async def emit(self, event: SessionEvent) -> None:
         """Send one event, Started first; a consumer that left cancels the run."""
-        session = self._session
+        session, event = self._session, self._redactor.event(event)
         if isinstance(event, Started):
             if self.started:
                 return
@@ -79,7 +89,7 @@ class Outbox:
                 with contextlib.suppress(
                     trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
                 ):
-                    send.send_nowait(event)
+                    send.send_nowait(self._redactor.event(event))
 
     def _count(self, event: SessionEvent) -> None:
         """Count the run's start and its end (finished or the Failed kind), each once."""

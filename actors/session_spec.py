@@ -15,6 +15,7 @@ from typing import Protocol
 from actors.child_process import Ladder
 from contracts.conversation import Conversation
 from contracts.providers import CliDriver, LaunchRequest, Persona, Workspace
+from contracts.session import Failed
 
 __all__ = ["ProcessLedger", "SessionSpec", "Timers"]
 
@@ -62,6 +63,21 @@ class SessionSpec:
             persona=self.persona,
             environ=self.env,
             home=self.operator_home,
+        )
+
+    def unreachable(self, seconds: float, notice: str) -> Failed:
+        """A CLI that only retried until the first-event deadline: its service is out of
+        reach. The message says what to check, naming the base-URL variable if any."""
+        profile = self.driver.profile
+        provider = profile.id
+        where = f" ({profile.base_url_env})" if profile.base_url_env else ""
+        return Failed(
+            kind="unreachable",
+            message=(
+                f"{provider} could not reach its service within {seconds:g} s ({notice});"
+                f" check this host's network and proxy, the base URL set for {provider}{where},"
+                " and its login"
+            ),
         )
 
 

@@ -68,6 +68,11 @@ answer. Modes (``delta`` = a claude/gemini token delta, a codex item, an amp ass
 
 - ``retrying`` (claude only; the others exit 2): the start line, then an ``api_retry``
   line every :data:`RETRY_EVERY_S` forever, as claude does when its API is out of reach.
+- ``leak_stdout``: a CLI that prints its API key (the value of :data:`LEAKED_KEY_VARS`
+  ``[provider]``) on stdout: the start line, then :data:`LEAK_LINE` (not JSON), exit 1.
+- ``leak_error`` (claude and codex only; the others exit 2): the key inside an error
+  result: claude's ``is_error`` result, codex's ``error`` and ``turn.failed`` lines, both
+  :data:`LEAK_ERROR`; it is also written to stderr. Exit 1.
 
 Answer and usage (importable: ``from tests.fakes.fake_cli import expected_usage``):
 
@@ -119,8 +124,19 @@ MODES = (
     "linger",
     "clock",
     "retrying",
+    "leak_stdout",
+    "leak_error",
 )
 RETRY_EVERY_S = 0.2
+LEAKED_KEY_VARS = {
+    "claude": "ANTHROPIC_API_KEY",
+    "codex": "CODEX_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "amp": "AMP_API_KEY",
+}
+LEAK_LINE = "fatal: the API key {key} was refused by the server"
+LEAK_ERROR = "API Error: 400 the request with x-api-key {key} was malformed"
+LEAK_PROVIDERS = ("claude", "codex")
 
 VERSIONS = {
     "claude": "2.1.197 (Claude Code)",
@@ -766,6 +782,31 @@ def _not_logged_in(session: _Session) -> int:
     return NOT_LOGGED_IN_EXIT_CODES[provider]
 
 
+def _leak(session: _Session, mode: str) -> int:
+    """A CLI that prints its API key: on stdout as a line that is not JSON, or inside an
+    error result (and on stderr)."""
+    provider = session.provider
+    key = os.environ.get(LEAKED_KEY_VARS[provider], "")
+    if mode == "leak_stdout":
+        _emit(session.ok_script()[0][1])
+        _write_line(LEAK_LINE.format(key=key))
+        return 1
+    if provider not in LEAK_PROVIDERS:
+        _stderr(f"fake {provider}: leak_error mode is claude's and codex's")
+        return USAGE_EXIT_CODE
+    said = LEAK_ERROR.format(key=key)
+    _stderr(said)
+    if provider == "claude":
+        _emit(session._claude_init())
+        _emit(session._claude_result(said, {}, error=True))
+    else:
+        _emit({"type": "thread.started", "thread_id": _new_id()})
+        _emit({"type": "turn.started"})
+        _emit({"type": "error", "message": said})
+        _emit({"type": "turn.failed", "error": {"message": said}})
+    return 1
+
+
 def _start_grandchild(pid_dir: str | None) -> None:
     import subprocess
 
@@ -877,6 +918,9 @@ def _run(provider: str, args: list[str]) -> int:
                    "error": "Connection error."})  # fmt: skip
             time.sleep(RETRY_EVERY_S)
         return 0
+
+    if mode in ("leak_stdout", "leak_error"):
+        return _leak(session, mode)
 
     if mode == "clock":
         if provider not in CLOCK_PROVIDERS:
