@@ -20,6 +20,7 @@ import trio
 
 from contracts.conversation import Conversation
 from contracts.session import SessionEvent
+from transport.request_context import RequestIds, request_snapshot
 
 __all__ = ["EVENT_BUFFER", "Session", "SessionEnded"]
 
@@ -53,6 +54,8 @@ class Session:
     reaped: trio.Event = field(default_factory=trio.Event)
     ended: trio.Event = field(default_factory=trio.Event)
     takes: Callable[[Conversation], bool] = _takes_any
+    #: Whose request the conversation serves: the run's log lines carry its ids.
+    submitted_by: RequestIds = (None, None)
     _prompts: tuple[
         trio.MemorySendChannel[Conversation], trio.MemoryReceiveChannel[Conversation]
     ] = field(default_factory=lambda: trio.open_memory_channel[Conversation](1))
@@ -75,6 +78,7 @@ class Session:
         if not self.parked or not self.takes(conversation):
             raise SessionEnded(f"{self.provider} session can take no prompt")
         self._submitted = True
+        self.submitted_by = request_snapshot()
         self._prompts[0].send_nowait(conversation)
         return self._events[1]
 

@@ -8,6 +8,13 @@ record made while serving it carries them (see :mod:`actors.logging_setup`)::
     current_request_id()  # a fresh hex id, also sent as the x-request-id header
     current_lease_ref()   # "lease_abc"
 
+Work that outlives the task that asked for it (a lease started by an admin call, a
+session parked before any completion) takes on the ids of whoever it now serves, so
+its log lines name the request they are for, not the one that happened to start it::
+
+    ids = request_snapshot()        # in the completion's task, as it submits
+    resume_request(ids)             # in the session's task, once it has the conversation
+
 Neither is a secret: the lease ref names a lease, its bearer token is never here.
 """
 
@@ -15,9 +22,20 @@ from __future__ import annotations
 
 import secrets
 from contextvars import ContextVar
-from typing import Final
+from typing import Final, TypeAlias
 
-__all__ = ["begin_request", "current_lease_ref", "current_request_id", "lease_ref_of"]
+__all__ = [
+    "RequestIds",
+    "begin_request",
+    "current_lease_ref",
+    "current_request_id",
+    "lease_ref_of",
+    "request_snapshot",
+    "resume_request",
+]
+
+RequestIds: TypeAlias = tuple[str | None, str | None]
+"""A request id and a lease ref, either None."""
 
 _REQUEST_ID: Final[ContextVar[str | None]] = ContextVar("asm_request_id", default=None)
 _LEASE_REF: Final[ContextVar[str | None]] = ContextVar("asm_lease_ref", default=None)
@@ -48,3 +66,15 @@ def current_request_id() -> str | None:
 def current_lease_ref() -> str | None:
     """The lease ref of the lease route being served, or None."""
     return _LEASE_REF.get()
+
+
+def request_snapshot() -> RequestIds:
+    """The request id and lease ref of this context, to hand to :func:`resume_request`."""
+    return _REQUEST_ID.get(), _LEASE_REF.get()
+
+
+def resume_request(ids: RequestIds) -> None:
+    """Serve ``ids``' request in this context (this task, and those it starts from now)."""
+    request_id, lease_ref = ids
+    _REQUEST_ID.set(request_id)
+    _LEASE_REF.set(lease_ref)
