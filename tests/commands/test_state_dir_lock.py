@@ -53,8 +53,8 @@ class Served:
 
 
 @contextmanager
-def _serving(state: Path, env: dict[str, str]) -> Iterator[Served]:
-    argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state)]
+def _serving(state: Path, env: dict[str, str], *options: str) -> Iterator[Served]:
+    argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state), *options]
     process = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     )
@@ -202,14 +202,17 @@ def test_after_a_sigkilled_server_the_next_one_starts_and_sweeps_its_orphans(
     tmp_path: Path,
 ) -> None:
     state, env = tmp_path / "state", _environ(tmp_path)
-    with _serving(state, env) as first:
-        client = _lease(state, env)
-        assert _ask(client, "hi") == answer_text("claude", "hi")
+    # The parked CLI sleeps before it reads stdin: it outlives its server, as a stuck one.
+    config = tmp_path / "asm.toml"
+    config.write_text('[providers.claude.env]\nFAKE_CLI_STARTUP_MS = "60000"\n')
+    with _serving(state, env, "--config", str(config)) as first:
+        _lease(state, env)
         _wait_for(lambda: len(running_descendants(first.process.pid)) >= 1)
+        _wait_for(lambda: any(p.name.isdigit() for p in (state / "process-groups").iterdir()))
         orphans = running_descendants(first.process.pid)
         first.process.kill()  # the kernel releases the flock with the process
         first.process.wait(timeout=30)
-        assert any(alive(pid) for pid in orphans)
+        assert all(alive(pid) for pid in orphans)
         with _serving(state, env) as second:
             _wait_for(lambda: not any(alive(pid) for pid in orphans), timeout=5.0)
             for pid in orphans:  # adopted by this run (a subreaper): reap them
