@@ -9,8 +9,27 @@ acting twice, for 24 hours (**decided**). Two places remember an answer:
   published a response but before it acked the request finds that response there when the
   request is redelivered.
 
-    book = AnswerBook(log, window=86400.0, clock=time.time)
+    book = AnswerBook(log, window=86400.0, clock=time.time, publisher="asm-inference-bridge")
     answer, acted = await book.settle((name, correlation_id), request.id, act)
+    book.published_as(event.identity_id)  # what the log stamped on the bridge's own publish
+
+**The trust rule (decided).** Anyone who may read an inference name may also publish
+under it, and correlation ids are predictable (BUS.md §6 uses ``deploy-001-…``). So a
+response found in the log is replayed only when
+
+1. the bridge published it itself: its ``identity_id`` is one the bridge publishes as
+   (the ``publisher`` given, and whatever identity the log stamped on the bridge's own
+   appends: with a remote Bus Events API that is the token's subject, not the name the
+   bridge asked for), and
+2. its ``metadata.request_id`` names a request in the log with the same request name and
+   correlation id, within the window plus ``request_slack`` (the bridge passes its longest
+   deadline and ack margin: a request is older than its answer).
+
+Anything else — a response from another identity, or one that answers no such request —
+is ignored, and the request is acted on. Idempotency replays the bridge's *own* answer to
+the *same* request only; a forged ``ok: true`` is never republished under the bridge's
+name. This trusts the identity as the log stamps it: no token may be issued with the
+bridge's subject.
 """
 
 from __future__ import annotations
@@ -22,6 +41,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from contracts.events import Event
 from contracts.events_listen import ListenQuery
 from contracts.inference import RESPONSE_FOR
 from contracts.inference_validation import Invalid, validate
@@ -47,12 +67,26 @@ class Answer:
 class AnswerBook:
     """Answers by key for ``window`` seconds, found in memory or in the log."""
 
-    def __init__(self, log: EventLog, *, window: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        window: float,
+        clock: Callable[[], float],
+        publisher: str,
+        request_slack: float = 0.0,
+    ) -> None:
         self._log = log
         self._window = window
         self._clock = clock
+        self._publishers = {publisher}
+        self._request_slack = request_slack
         self._answers: dict[Key, Answer] = {}
         self._pending: dict[Key, trio.Event] = {}
+
+    def published_as(self, identity_id: str) -> None:
+        """Note the identity the log stamped on something the bridge published."""
+        self._publishers.add(identity_id)
 
     async def settle(
         self, key: Key, request_id: str, act: Callable[[], Awaitable[bytes]]
@@ -97,42 +131,51 @@ class AnswerBook:
         self._answers[key] = answer
 
     async def _find_in_log(self, key: Key) -> Answer | None:
-        """The first response made (not repeated) for this key within the window, if any.
+        """The first response the bridge made (not repeated) for this key within the
+        window, if any (the trust rule in the module docstring).
 
         A repeat carries ``answer_of`` in its metadata; only its request id is kept, so a
         redelivered repeat is not answered twice either.
         """
         request_name, correlation_id = key
+        back = self._window + self._request_slack
+        requests = {event.id for event in await self._stored(request_name, correlation_id, back)}
         response_name = RESPONSE_FOR[request_name]
-        query = ListenQuery(
-            pattern=response_name,
-            since=self._window,
-            follow=False,
-            correlation_id=correlation_id,
-        )
         found: Answer | None = None
         answered: set[str] = set()
+        for event in await self._stored(response_name, correlation_id, self._window):
+            request_id = event.metadata.get("request_id")
+            if not (
+                event.identity_id in self._publishers
+                and isinstance(request_id, str)
+                and request_id in requests
+            ):
+                continue  # not the bridge's own answer to this request: never replayed
+            payload = bytes(event.payload)
+            if isinstance(validate(response_name, payload), Invalid):
+                continue  # only a valid response answers a request
+            answered.add(request_id)
+            if found is None and "answer_of" not in event.metadata:
+                at = _seconds(event.created_at, self._clock())
+                found = Answer(payload, at, request_id)
+        if found is not None:
+            found.answered = answered
+        return found
+
+    async def _stored(self, name: str, correlation_id: str, seconds: float) -> list[Event]:
+        """The events named ``name`` with ``correlation_id`` of the last ``seconds``."""
+        query = ListenQuery(
+            pattern=name, since=seconds, follow=False, correlation_id=correlation_id
+        )
+        found: list[Event] = []
         async with self._log.listen(query) as stream:
             while True:
                 try:
                     event = await stream.receive()
                 except trio.EndOfChannel:
-                    break
-                payload = bytes(event.payload)
-                if event.correlation_id != correlation_id or isinstance(
-                    validate(response_name, payload), Invalid
-                ):
-                    continue  # not ours to reuse: only a valid response answers a request
-                request_id = event.metadata.get("request_id")
-                if not isinstance(request_id, str):
-                    continue
-                answered.add(request_id)
-                if found is None and "answer_of" not in event.metadata:
-                    at = _seconds(event.created_at, self._clock())
-                    found = Answer(payload, at, request_id)
-        if found is not None:
-            found.answered = answered
-        return found
+                    return found
+                if event.name == name and event.correlation_id == correlation_id:
+                    found.append(event)
 
 
 def _seconds(created_at: str, fallback: float) -> float:

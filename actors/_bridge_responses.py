@@ -1,13 +1,21 @@
 """The ok:false responses the bridge writes itself, and the checks on a provider's answer.
 
-Every response leaves here as a contract Struct, so it is valid by construction (ok false
-carries an error class and a diagnostic). For a request that does not validate, the
-identifying fields are echoed only when they are short strings: a bad payload may hold
-anything, and a response must never carry more than the ids of what it answers.
+    answer = failure(VERIFY_REQUEST, subject_of_raw(data), "bad_request", diagnostics)
+
+Every response leaves here valid, whatever it answers, because a response obeys the field
+rules of its request (provider, node_id, model) and the bridge must never publish one that
+a validator refuses. A provider's answer that breaks the contract becomes a
+``provider_error`` (:func:`checked_answer`). For a request that does not validate, a field
+is echoed only when it is valid by its own rule; **decided**: otherwise the response names
+a stand-in that is — provider ``ollama`` (the contract's one provider id), node_id and
+model ``-`` — and its diagnostics say what was wrong with the request. A client matches an
+answer by correlation id, not by these fields, and a bad payload may hold anything: a
+response never carries more than valid ids of what it answers.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import msgspec
@@ -15,6 +23,7 @@ import msgspec
 from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,
+    PROVIDERS,
     RESPONSE_FOR,
     RESPONSE_TYPES,
     STATUS_REQUEST,
@@ -23,20 +32,27 @@ from contracts.inference import (
     RequestPayload,
     ResponsePayload,
 )
+from contracts.inference_rules import NODE_ID_PATTERN, check_model
 from contracts.inference_validation import Invalid, validate
 
-__all__ = ["Subject", "checked_answer", "failure", "subject_of", "subject_of_raw"]
+__all__ = ["Subject", "answerable", "checked_answer", "failure", "subject_of", "subject_of_raw"]
 
-_ECHO_LIMIT: Final = 255
 _LOOSE: Final = msgspec.json.Decoder()
+_NODE_ID: Final = re.compile(NODE_ID_PATTERN)
 
 
 class Subject(msgspec.Struct, frozen=True):
-    """What a response names: the request's provider, node and (model.ensure) model."""
+    """What a response names: the request's provider, node and (model.ensure) model.
 
-    provider: str = ""
-    node_id: str = ""
-    model: str = ""
+    The defaults are the stand-ins for a field the request did not give validly.
+    """
+
+    provider: str = PROVIDERS[0]
+    node_id: str = "-"
+    model: str = "-"
+
+
+_STAND_IN: Final = Subject()
 
 
 def subject_of(payload: RequestPayload) -> Subject:
@@ -45,26 +61,42 @@ def subject_of(payload: RequestPayload) -> Subject:
 
 
 def subject_of_raw(data: bytes) -> Subject:
-    """The subject of a request that did not validate: short string fields, else ``""``."""
+    """The subject of a request that did not validate: its valid fields, else stand-ins."""
     try:
         value = _LOOSE.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError):
-        return Subject()
+        return _STAND_IN
     if not isinstance(value, dict):
-        return Subject()
-    return Subject(*(_echo(value.get(key)) for key in ("provider", "node_id", "model")))
+        return _STAND_IN
+    given = {key: v for key in Subject.__struct_fields__ if isinstance(v := value.get(key), str)}
+    return answerable(Subject(**given))
 
 
-def _echo(value: object) -> str:
-    if isinstance(value, str) and len(value) <= _ECHO_LIMIT and value.isprintable():
-        return value
-    return ""
+def answerable(subject: Subject) -> Subject:
+    """``subject`` with each field that breaks its request rule replaced by its stand-in."""
+    return Subject(
+        subject.provider if subject.provider in PROVIDERS else _STAND_IN.provider,
+        subject.node_id if _NODE_ID.match(subject.node_id) else _STAND_IN.node_id,
+        subject.model if _model_ok(subject.model) else _STAND_IN.model,
+    )
+
+
+def _model_ok(model: str) -> bool:
+    try:
+        check_model(model)
+    except ValueError:
+        return False
+    return model != ""
 
 
 def failure(
     request_name: str, subject: Subject, error_class: ErrorClass, diagnostics: list[str]
 ) -> ResponsePayload:
-    """The ok:false response to ``request_name`` about ``subject``; ``diagnostics`` non-empty."""
+    """The ok:false response to ``request_name`` about ``subject``; ``diagnostics`` non-empty.
+
+    Valid whatever ``subject`` holds: a field that breaks its rule is named by its stand-in.
+    """
+    subject = answerable(subject)
     fields: dict[str, object] = {
         "ok": False,
         "provider": subject.provider,

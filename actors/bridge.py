@@ -16,6 +16,14 @@ within ``ack_wait`` is handed out again, possibly to another process. So each re
 name is listened to with ``ack_wait`` = its deadline + ``ack_margin``, which no answer
 outlives; a crash between publish and ack is repaired by the redelivery, which finds the
 stored response (:mod:`actors._bridge_answers`) instead of acting twice.
+
+Whose stored responses count: only the bridge's own (``identity_id``, or the identity the
+log stamps on what it publishes — a remote API stamps the token's subject, so pass that),
+answering a request of the same name and correlation id found in the log. Anyone who may
+read an inference name may publish under it, so a response from anyone else is ignored and
+the request is acted on (:mod:`actors._bridge_answers` has the rule). Every response the
+bridge publishes is valid (:mod:`actors._bridge_responses`): one it could not make valid
+is published as an ok:false response that is.
 """
 
 from __future__ import annotations
@@ -124,7 +132,13 @@ class InferenceBridge:
         self._identity_id = identity_id
         self._ack_margin = ack_margin
         self._limiter = trio.CapacityLimiter(concurrency)
-        self._answers = AnswerBook(log, window=idempotency_seconds, clock=clock)
+        self._answers = AnswerBook(
+            log,
+            window=idempotency_seconds,
+            clock=clock,
+            publisher=identity_id,
+            request_slack=max(self._deadlines.values()) + ack_margin,
+        )
         self._busy: set[tuple[str, str]] = set()
 
     @property
@@ -219,7 +233,12 @@ class InferenceBridge:
             correlation_id=request.correlation_id,
             metadata=metadata,
         )
-        await self._log.append([envelope], identity_id=self._identity_id)
+        await self._append(envelope)
+
+    async def _append(self, envelope: PublishEnvelope) -> None:
+        """Publish as the bridge, and note the identity the log stamped on it."""
+        for event in await self._log.append([envelope], identity_id=self._identity_id):
+            self._answers.published_as(event.identity_id)
 
     async def _progress_sink_for(self, request: Event, progress: Mapping[str, object]) -> None:
         """Publish one progress report of ``request`` under its correlation id."""
@@ -230,7 +249,7 @@ class InferenceBridge:
             metadata={"request_id": request.id},
         )
         try:
-            await self._log.append([envelope], identity_id=self._identity_id)
+            await self._append(envelope)
         except StoreError as error:  # progress is a courtesy: the operation goes on
             logger.warning("progress of %s not published (%s)", request.id, type(error).__name__)
 

@@ -15,10 +15,15 @@ byte length of ``model``, duplicate checks, ``ok`` versus ``error_class``) live 
 Absent optional fields are ``msgspec.UNSET`` and stay absent when encoded; fields with
 a default (``dry_run``, ``confirm``, the policy flags, ``runtime.environment``) are
 filled in, which is what ``bus-integration-inference --validate`` prints.
+
+A response obeys the field rules of its request (provider, node_id, model): an answer
+about a node that no request could name answers nothing, and a validator that let it pass
+would let a bridge publish ``provider: ""``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Final, Literal, NoReturn, get_args
 
 import msgspec
@@ -35,6 +40,7 @@ from contracts.inference_rules import (
     check_model,
     check_node_id,
     check_service_user,
+    check_verify_outcome,
     is_secret_ref,
     listen_fast,
     secret_ref_ok,
@@ -263,10 +269,21 @@ def _refuse_checks(checks: list[CheckName]) -> NoReturn:
     raise AssertionError("called without an empty or repeated check")
 
 
+def _check_models(models: Iterable[str]) -> None:
+    for model in models:  # the fast half of check_model, as in ModelEnsureRequest
+        if not (len(model) <= MODEL_SAFE_CHARS and model.isprintable() and " " not in model):
+            check_model(model)
+
+
 # --- responses --------------------------------------------------------------------
 
 
-def _check_outcome(ok: bool, error_class: object, diagnostics: list[str]) -> None:
+def _check_response(node_id: str, ok: bool, error_class: object, diagnostics: list[str]) -> None:
+    """What every response shares: node_id by the request's rule (provider and model are
+    typed as in requests, so a bridge cannot answer ``provider: ""``), then ok against
+    error_class and diagnostics."""
+    if node_id.strip(NODE_ID_CHARS):
+        check_node_id(node_id)
     if ok and error_class is not UNSET:
         raise broken(Rule.RESPONSE_OK_ERROR_CLASS, "error_class is only for ok false")
     if not ok and (error_class is UNSET or not diagnostics):
@@ -280,45 +297,48 @@ class InstallResponse(msgspec.Struct, forbid_unknown_fields=True, frozen=True, k
     """``bus.inference.install.response``: the actions planned (dry run) or taken."""
 
     ok: bool
-    provider: str
-    node_id: str
+    provider: ProviderId
+    node_id: NodeId
     actions: list[Action]
     diagnostics: list[str]
     runtime_status: RuntimeStatus | UnsetType = UNSET
     error_class: ErrorClass | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _check_outcome(self.ok, self.error_class, self.diagnostics)
+        _check_response(self.node_id, self.ok, self.error_class, self.diagnostics)
 
 
 class ModelEnsureResponse(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """``bus.inference.model.ensure.response``."""
 
     ok: bool
-    provider: str
-    node_id: str
-    model: str
+    provider: ProviderId
+    node_id: NodeId
+    model: Model
     actions: list[Action]
     diagnostics: list[str]
     error_class: ErrorClass | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _check_outcome(self.ok, self.error_class, self.diagnostics)
+        _check_models((self.model,))
+        _check_response(self.node_id, self.ok, self.error_class, self.diagnostics)
 
 
 class StatusResponse(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """``bus.inference.status.response``."""
 
     ok: bool
-    provider: str
-    node_id: str
+    provider: ProviderId
+    node_id: NodeId
     runtime_status: RuntimeStatus
     diagnostics: list[str]
-    models: list[str] | UnsetType = UNSET
+    models: list[Model] | UnsetType = UNSET
     error_class: ErrorClass | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _check_outcome(self.ok, self.error_class, self.diagnostics)
+        if self.models is not UNSET:
+            _check_models(self.models)
+        _check_response(self.node_id, self.ok, self.error_class, self.diagnostics)
 
 
 class CheckResult(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -333,23 +353,21 @@ class VerifyResponse(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
     """``bus.inference.verify.response``: checks in request order; ok is their conjunction.
 
     A response that ran no check (unknown node, bad request) is ok false with its own
-    error class; once a check fails, ok is false and the class is ``verify_failed``.
+    error class; once a check fails, ok is false, the class is ``verify_failed`` and a
+    diagnostic names the first failing check (:func:`check_verify_outcome`).
     """
 
     ok: bool
-    provider: str
-    node_id: str
+    provider: ProviderId
+    node_id: NodeId
     checks: list[CheckResult]
     diagnostics: list[str]
     error_class: ErrorClass | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _check_outcome(self.ok, self.error_class, self.diagnostics)
-        if self.error_class != "verify_failed" and not all(check.ok for check in self.checks):
-            raise broken(
-                Rule.VERIFY_OK_IS_CONJUNCTION,
-                "a failing check makes ok false with error_class verify_failed",
-            )
+        _check_response(self.node_id, self.ok, self.error_class, self.diagnostics)
+        checks = [(check.name, check.ok) for check in self.checks]
+        check_verify_outcome(self.ok, self.error_class, checks, self.diagnostics)
 
 
 RequestPayload = InstallRequest | ModelEnsureRequest | StatusRequest | VerifyRequest

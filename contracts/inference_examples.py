@@ -136,4 +136,38 @@ INVALID: Final[tuple[tuple[str, Rule, Any], ...]] = (
             "diagnostics": [],
         },
     ),
+    (
+        VERIFY_RESPONSE,
+        Rule.VERIFY_OK_IS_CONJUNCTION,
+        {
+            **_FAILED,
+            "checks": [{"name": "runtime-ready", "ok": True, "diagnostic": "version 0.12.0"}],
+            "error_class": "verify_failed",
+        },
+    ),
+    (
+        VERIFY_RESPONSE,
+        Rule.VERIFY_FAILURE_NAMES_CHECK,
+        {
+            **_FAILED,
+            "checks": [{"name": "loopback-only", "ok": False, "diagnostic": "answers on 10.0.0.5"}],
+            "error_class": "verify_failed",
+        },
+    ),
+    # A response names its provider, node and model by the rules of its request.
+    (
+        STATUS_RESPONSE,
+        Rule.PROVIDER_REGISTERED,
+        {**_FAILED, "provider": "", "runtime_status": "unknown", "error_class": "bad_request"},
+    ),
+    (
+        INSTALL_RESPONSE,
+        Rule.NODE_ID_FORMAT,
+        {**_NODE, "node_id": "node 1", "ok": True, "actions": [], "diagnostics": []},
+    ),
+    (
+        MODEL_ENSURE_RESPONSE,
+        Rule.MODEL_FORMAT,
+        {**_NODE, "ok": True, "model": "", "actions": [], "diagnostics": []},
+    ),
 )

@@ -12,6 +12,7 @@ import enum
 import ipaddress
 import re
 import string
+from collections.abc import Sequence
 from typing import Final
 
 
@@ -49,6 +50,7 @@ class Rule(enum.StrEnum):
     RUNTIME_STATUS_KNOWN = "runtime_status_known"
     ACTION_NAMES = "action_names"
     VERIFY_OK_IS_CONJUNCTION = "verify_ok_is_conjunction"
+    VERIFY_FAILURE_NAMES_CHECK = "verify_failure_names_check"
 
 
 # --- string fields -----------------------------------------------------------------
@@ -184,3 +186,35 @@ def _check_listen_exactly(listen: str) -> None:
 
 def _label_ok(label: str) -> bool:
     return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+
+
+def check_verify_outcome(
+    ok: bool, error_class: object, checks: Sequence[tuple[str, bool]], diagnostics: Sequence[str]
+) -> None:
+    """A verify response's ``ok`` against its ``(name, passed)`` checks (BUS.md §1).
+
+    ok is true exactly when at least one check ran and every one passed: an empty list
+    means no check ran (unknown node, bad request, timeout), which is never ok. A failing
+    check makes the class ``verify_failed``, and ``verify_failed`` needs one; its
+    diagnostics name the first failing check, so an operator sees what failed.
+    ``_check_outcome`` has already required an error class for ok false.
+    """
+    failing = next((name for name, passed in checks if not passed), None)
+    if ok:
+        if failing is not None or not checks:
+            raise broken(Rule.VERIFY_OK_IS_CONJUNCTION, "ok true needs checks that all passed")
+        return
+    if failing is None:
+        if checks:
+            raise broken(Rule.VERIFY_OK_IS_CONJUNCTION, "ok false, yet every check passed")
+        if error_class == "verify_failed":
+            raise broken(Rule.VERIFY_OK_IS_CONJUNCTION, "verify_failed without any check")
+        return
+    if error_class != "verify_failed":
+        raise broken(
+            Rule.VERIFY_OK_IS_CONJUNCTION, "a failing check makes error_class verify_failed"
+        )
+    if not any(failing in line for line in diagnostics):
+        raise broken(
+            Rule.VERIFY_FAILURE_NAMES_CHECK, f"no diagnostic names the failing check {failing}"
+        )

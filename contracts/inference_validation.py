@@ -12,8 +12,9 @@ diagnostic starts with a rule name an operator can look up with
     (True, ['required_fields'])
 
 msgspec stops at the first broken rule, so an invalid payload gets one diagnostic.
-A diagnostic never quotes a credential value: msgspec's messages for the credential
-fields name the path and the expected form only.
+A diagnostic never quotes anything from inside ``credentials``, neither a value nor a
+key: an operator who pastes a token where a key belongs has put the secret in the key.
+It names the path (``$.credentials``) and the expected form only.
 """
 
 from __future__ import annotations
@@ -95,8 +96,10 @@ RULE_TEXT: Final[dict[Rule, str]] = {
     Rule.RUNTIME_STATUS_KNOWN: "runtime_status is unknown, installing, ready or failed",
     Rule.ACTION_NAMES: "each action is a kebab-case verb such as pull-model",
     Rule.VERIFY_OK_IS_CONJUNCTION: (
-        "verify ok is the conjunction of its checks; a failing check means verify_failed"
+        "verify ok is true exactly when at least one check ran and all passed;"
+        " a failing check means verify_failed, and verify_failed needs a failing check"
     ),
+    Rule.VERIFY_FAILURE_NAMES_CHECK: "a failing verify's diagnostics name its first failing check",
 }
 
 _COMMON_RULES: Final = (
@@ -107,6 +110,9 @@ _COMMON_RULES: Final = (
 )
 _REQUEST_RULES: Final = (Rule.PROVIDER_REGISTERED, Rule.NODE_ID_FORMAT)
 _RESPONSE_RULES: Final = (
+    # A response names what its request named, by the same rules.
+    Rule.PROVIDER_REGISTERED,
+    Rule.NODE_ID_FORMAT,
     Rule.STRICT_BOOLEANS,
     Rule.RESPONSE_OK_ERROR_CLASS,
     Rule.ERROR_CLASS_KNOWN,
@@ -147,10 +153,16 @@ RULES_FOR: Final[dict[str, tuple[Rule, ...]]] = {
         Rule.ACTION_NAMES,
         Rule.RUNTIME_STATUS_KNOWN,
     ),
-    MODEL_ENSURE_RESPONSE: (*_COMMON_RULES, *_RESPONSE_RULES, Rule.ACTION_NAMES),
+    MODEL_ENSURE_RESPONSE: (
+        *_COMMON_RULES,
+        *_RESPONSE_RULES,
+        Rule.MODEL_FORMAT,
+        Rule.ACTION_NAMES,
+    ),
     STATUS_RESPONSE: (
         *_COMMON_RULES,
         *_RESPONSE_RULES,
+        Rule.MODEL_FORMAT,
         Rule.RUNTIME_STATUS_KNOWN,
     ),
     VERIFY_RESPONSE: (
@@ -158,6 +170,7 @@ RULES_FOR: Final[dict[str, tuple[Rule, ...]]] = {
         *_RESPONSE_RULES,
         Rule.CHECKS_KNOWN,
         Rule.VERIFY_OK_IS_CONJUNCTION,
+        Rule.VERIFY_FAILURE_NAMES_CHECK,
     ),
 }
 
@@ -168,6 +181,7 @@ _PATH_RULES: Final[dict[str, Rule]] = {
     "$.provider": Rule.PROVIDER_REGISTERED,
     "$.node_id": Rule.NODE_ID_FORMAT,
     "$.model": Rule.MODEL_FORMAT,
+    "$.models[]": Rule.MODEL_FORMAT,
     "$.runtime.listen": Rule.RUNTIME_LISTEN,
     "$.runtime.context_length": Rule.RUNTIME_CONTEXT_LENGTH,
     "$.runtime.service_user": Rule.RUNTIME_SERVICE_USER,
@@ -242,6 +256,9 @@ def _diagnose(name: str, message: str) -> Invalid:
         if name == INSTALL_REQUEST and path == "$" and key == "model":
             return _invalid(Rule.INSTALL_WITHOUT_MODEL, "an install request takes no model")
         rule = _UNKNOWN_KEY_RULES.get(path, Rule.UNKNOWN_KEYS)
+        if rule is Rule.CREDENTIALS_ALLOWED_KEYS:
+            # A key inside credentials may be the secret itself: never quote it.
+            return _invalid(rule, f"a key it does not take{where}; {RULE_TEXT[rule]}")
         return _invalid(rule, f"unknown key {key!r}{where}; {RULE_TEXT[rule]}")
     if body.startswith("Object missing required field"):
         return _invalid(Rule.REQUIRED_FIELDS, body + where)

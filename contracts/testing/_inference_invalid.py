@@ -20,6 +20,7 @@ from contracts.inference import (
     MODEL_ENSURE_REQUEST,
     PAYLOAD_TYPES,
     RUNTIME_STATUSES,
+    STATUS_RESPONSE,
     VERIFY_RESPONSE,
 )
 from contracts.inference_rules import SECRET_REF_PREFIX, Rule
@@ -151,7 +152,11 @@ def _field_break(rule: Rule) -> Callable[[Draw, str, dict[str, Any]], dict[str, 
         if rule is Rule.ERROR_CLASS_KNOWN:
             payload = {**payload, "ok": False, "diagnostics": payload["diagnostics"] or ["x"]}
             if event == VERIFY_RESPONSE:
-                payload["checks"] = [c | {"ok": True} for c in payload["checks"]]
+                payload["checks"] = []  # ok false with no check run: the class alone is wrong
+        if rule is Rule.MODEL_FORMAT and event == STATUS_RESPONSE:
+            models = [*payload.get("models", [])]
+            models.insert(draw(st.integers(0, len(models))), draw(values))
+            return {**payload, "models": models}
         return _set(payload, path, draw(values))
 
     return breaker
@@ -233,9 +238,11 @@ def _break_checks_unique(draw: Draw, event: str, payload: dict[str, Any]) -> dic
 
 def _break_ok_error_class(draw: Draw, event: str, payload: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in payload.items() if k != "error_class"}
-    if event == VERIFY_RESPONSE:
-        out["checks"] = [c | {"ok": True} for c in out["checks"]]
-    match draw(st.sampled_from(["ok_with_class", "no_class", "no_diagnostic"])):
+    kind = draw(st.sampled_from(["ok_with_class", "no_class", "no_diagnostic"]))
+    if event == VERIFY_RESPONSE:  # checks that agree with ok, so only the class is wrong
+        passed = [c | {"ok": True} for c in out["checks"]] or [_passed_check(draw)]
+        out["checks"] = passed if kind == "ok_with_class" else []
+    match kind:
         case "ok_with_class":
             return out | {"ok": True, "error_class": draw(st.sampled_from(ERROR_CLASSES))}
         case "no_class":
@@ -244,14 +251,39 @@ def _break_ok_error_class(draw: Draw, event: str, payload: dict[str, Any]) -> di
             return out | {"ok": False, "diagnostics": [], "error_class": "provider_error"}
 
 
+def _passed_check(draw: Draw) -> dict[str, Any]:
+    return {"name": draw(st.sampled_from(CHECK_NAMES)), "ok": True, "diagnostic": "up"}
+
+
 def _break_verify_conjunction(draw: Draw, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    failing = {"name": draw(st.sampled_from(CHECK_NAMES)), "ok": False, "diagnostic": "down"}
-    if draw(st.booleans()):
-        return {**payload, "checks": [failing], "ok": True, "diagnostics": []} | {
-            "error_class": msgspec.UNSET
-        }
+    name = draw(st.sampled_from(CHECK_NAMES))
+    failing = {"name": name, "ok": False, "diagnostic": "down"}
+    passed = _passed_check(draw)
+    ok_true = {"ok": True, "diagnostics": [], "error_class": msgspec.UNSET}
+    failed = {"ok": False, "diagnostics": [f"{name} failed"]}
     other = draw(st.sampled_from([c for c in ERROR_CLASSES if c != "verify_failed"]))
-    return {**payload, "checks": [failing], "ok": False, "diagnostics": ["x"], "error_class": other}
+    case = draw(st.sampled_from(["ok_failing", "ok_none", "other_class", "failed_passing"]))
+    match case:
+        case "ok_failing":  # a failing check, yet ok
+            return {**payload, "checks": [failing], **ok_true}
+        case "ok_none":  # ok, yet no check ran
+            return {**payload, "checks": [], **ok_true}
+        case "other_class":  # a failing check under another class
+            return {**payload, "checks": [failing], **failed, "error_class": other}
+        case _:  # ok false, yet every check passed (as verify_failed or another class)
+            error_class = draw(st.sampled_from(["verify_failed", other]))
+            return {**payload, "checks": [passed], **failed, "error_class": error_class}
+
+
+def _break_verify_names_check(draw: Draw, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    name = draw(st.sampled_from(CHECK_NAMES))
+    checks = [c | {"ok": True} for c in payload["checks"] if c["name"] != name]
+    checks.insert(draw(st.integers(0, len(checks))), {"name": name, "ok": False, "diagnostic": ""})
+    quiet = st.text(max_size=30).filter(lambda line: name not in line)  # the only failing one
+    diagnostics = draw(st.lists(quiet, min_size=1, max_size=3))
+    return {**payload, "checks": checks, "ok": False, "diagnostics": diagnostics} | {
+        "error_class": "verify_failed"
+    }
 
 
 _BREAKERS: dict[Rule, Callable[[Draw, str, dict[str, Any]], dict[str, Any]]] = {
@@ -278,6 +310,7 @@ _BREAKERS: dict[Rule, Callable[[Draw, str, dict[str, Any]], dict[str, Any]]] = {
     Rule.FIELD_TYPES: _break_field_types,
     Rule.RESPONSE_OK_ERROR_CLASS: _break_ok_error_class,
     Rule.VERIFY_OK_IS_CONJUNCTION: _break_verify_conjunction,
+    Rule.VERIFY_FAILURE_NAMES_CHECK: _break_verify_names_check,
     Rule.RUNTIME_STATUS_KNOWN: lambda draw, event, p: {
         **p,
         "runtime_status": draw(st.text(max_size=10).filter(lambda s: s not in RUNTIME_STATUSES)),

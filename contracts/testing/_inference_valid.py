@@ -148,14 +148,18 @@ def _verify_responses(draw: Draw) -> dict[str, Any]:
     payload: dict[str, Any] = {"provider": "ollama", "node_id": draw(node_ids), "checks": checks}
     failed = [check["name"] for check in checks if not check["ok"]]
     if failed:
-        payload |= {
-            "ok": False,
-            "error_class": "verify_failed",
-            "diagnostics": [f"check {failed[0]} failed"],
-        }
-    else:
-        payload |= draw(_outcome())
-    return payload
+        # Some diagnostic names the first failing check; others may say anything.
+        diagnostics = draw(diagnostics_lists)
+        diagnostics.insert(draw(st.integers(0, len(diagnostics))), f"check {failed[0]} failed")
+        return payload | {"ok": False, "error_class": "verify_failed", "diagnostics": diagnostics}
+    if checks:  # every check passed: ok is their conjunction
+        return payload | {"ok": True, "diagnostics": draw(diagnostics_lists)}
+    # No check ran (unknown node, timeout...): ok false with any class but verify_failed.
+    return payload | {
+        "ok": False,
+        "error_class": draw(st.sampled_from([c for c in ERROR_CLASSES if c != "verify_failed"])),
+        "diagnostics": draw(st.lists(st.text(max_size=40), min_size=1, max_size=3)),
+    }
 
 
 _VALID: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {

@@ -182,5 +182,12 @@ def test_rule_action_names(example: InvalidExample) -> None:
 
 @given(invalid_examples_of(Rule.VERIFY_OK_IS_CONJUNCTION))
 def test_rule_verify_ok_is_conjunction(example: InvalidExample) -> None:
-    """Rule: verify ok is the conjunction of its checks; a failing check means verify_failed."""
+    """Rule: verify ok is true exactly when at least one check ran and all passed; a failing
+    check means verify_failed, and verify_failed needs a failing check."""
+    assert_refused_for_its_rule(example)
+
+
+@given(invalid_examples_of(Rule.VERIFY_FAILURE_NAMES_CHECK))
+def test_rule_verify_failure_names_check(example: InvalidExample) -> None:
+    """Rule: a failing verify's diagnostics name its first failing check."""
     assert_refused_for_its_rule(example)
