@@ -42,11 +42,19 @@ from contracts.endpoint import (
     consumer_manifest,
     endpoint_descriptor,
 )
-from contracts.endpoint_refusal import EndpointRefusal, EndpointRefused, RefusalCode
+from contracts.endpoint_refusal import (
+    LEASE_SECONDS_FIELDS,
+    EndpointRefusal,
+    EndpointRefused,
+    RefusalCode,
+    lease_seconds_problem,
+    model_id_problem,
+)
 from contracts.providers import is_published, profile
 from contracts.session import SessionEvent
 from transport.endpoint_gateway import LeaseBusy, LeaseGone
 from transport.metrics import Metrics
+from transport.request_context import resume_request
 
 __all__ = ["LeaseActor", "LeasePolicy", "LeaseRegistry"]
 
@@ -240,10 +248,15 @@ class LeaseRegistry:
         model = (preference.id or "").strip()
         if not model:
             _refuse("missing_model_identity", "model_preference.id is required")
+        if (problem := model_id_problem(model)) is not None:
+            _refuse("invalid_model_identity", problem, param="model_preference.id")
+        context = context or {}
+        for field in LEASE_SECONDS_FIELDS:
+            if (problem := lease_seconds_problem(field, context.get(field))) is not None:
+                _refuse("invalid_lease_timeout", problem, param=f"context.{field}")
         compatibility = resolve(backend_manifest(found), manifest or consumer_manifest(), request)
         if not compatibility.compatible:
             _refuse("incompatible", compatibility.reason, compatibility)
-        context = context or {}
         actor = LeaseActor(
             spec=self._spec_for(provider_id, model),
             policy=_shortened(self._policy_for(provider_id), context),
@@ -271,6 +284,9 @@ class LeaseRegistry:
 
     def _run_lease(self, actor: LeaseActor) -> Callable[..., Awaitable[None]]:
         async def run(*, task_status: trio.TaskStatus[LeaseActor]) -> None:
+            # Started by an admin call, it serves the completions to come: its log lines
+            # (and its pool's) name the lease, never the admin call's request.
+            resume_request((None, actor.lease_ref))
             try:
                 await actor.run(task_status=task_status)
             finally:
@@ -291,9 +307,14 @@ class LeaseRegistry:
 
 
 def _refuse(
-    code: RefusalCode, message: str, compatibility: CompatibilityResult | None = None
+    code: RefusalCode,
+    message: str,
+    compatibility: CompatibilityResult | None = None,
+    *,
+    param: str | None = None,
 ) -> NoReturn:
-    raise EndpointRefused(EndpointRefusal(code=code, message=message, compatibility=compatibility))
+    refusal = EndpointRefusal(code=code, message=message, compatibility=compatibility, param=param)
+    raise EndpointRefused(refusal)
 
 
 def _shortened(policy: LeasePolicy, context: Mapping[str, object]) -> LeasePolicy:
@@ -304,7 +325,8 @@ def _shortened(policy: LeasePolicy, context: Mapping[str, object]) -> LeasePolic
 
 
 def _shorter(current: float | None, asked: object) -> float | None:
-    if isinstance(asked, bool) or not isinstance(asked, int | float) or not asked > 0:
+    # ensure has refused anything but a positive number (lease_seconds_problem).
+    if isinstance(asked, bool) or not isinstance(asked, int | float):
         return current
     return float(asked) if current is None else min(current, float(asked))
 

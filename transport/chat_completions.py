@@ -53,7 +53,7 @@ from contracts.session import (
     TextDelta,
     Usage,
 )
-from transport.endpoint_gateway import Lease
+from transport.endpoint_gateway import Lease, LeaseGone
 from transport.endpoint_http import error_response, json_response
 
 __all__ = ["Completion"]
@@ -115,8 +115,8 @@ class Completion:
                         )
                         return json_response(completion)
                     case Failed():
-                        return _failure_response(event)
-        return _failure_response(Failed(kind="protocol_error", message=_NO_RESULT))
+                        return self._failure_response(event)
+        return self._failure_response(Failed(kind="protocol_error", message=_NO_RESULT))
 
     async def streamed(self) -> Response:
         """Answer ``text/event-stream``, or an HTTP error if the session fails first.
@@ -128,12 +128,21 @@ class Completion:
         try:
             opening = await anext(frames)
         except _FailedBeforeCommit as failed:
-            return _failure_response(failed.failure)
+            return self._failure_response(failed.failure)
         response = Response(
             _PrimedBody(opening, frames), 200, _SSE_HEADERS, mimetype="text/event-stream"
         )
         response.timeout = None  # no response timeout may cut a stream short
         return response
+
+    def _failure_response(self, failure: Failed) -> Response:
+        """The HTTP error for a failure before the first byte. A session cut short by
+        its lease's release or expiry is the lease gone: 404 (SPEC §2.4), not the 499 of
+        a cancelled session or the 502 of one that ended without a result."""
+        if not self._lease.live:
+            raise LeaseGone(self._lease.lease_ref)
+        status = failure_status(failure.kind)
+        return error_response(status, failure_envelope(failure.kind, failure.message))
 
     async def _frames(self) -> AsyncGenerator[bytes, None]:
         """The SSE frames of the stream; raises _FailedBeforeCommit instead of the first.
@@ -246,11 +255,6 @@ async def _next_event(
         except trio.EndOfChannel:
             return _Lull.END
     return _Lull.SILENCE
-
-
-def _failure_response(failure: Failed) -> Response:
-    status = failure_status(failure.kind)
-    return error_response(status, failure_envelope(failure.kind, failure.message))
 
 
 class _PrimedBody(ResponseBody):

@@ -5,6 +5,8 @@ They are the northbound API of SPEC §2.4 for callers outside the process (``asm
 
     POST   /api/v1/endpoints            {"request": {...}, "consumer_manifest"?, "context"?}
            → 201 {"endpoint", "compatibility"} | 409 incompatible | 400 refused or malformed
+           (a refusal for one field names it in ``param``: ``model_preference.id``,
+           ``context.lease_ttl_seconds``, ``context.lease_idle_seconds``)
     DELETE /api/v1/endpoints/<lease_ref> → 204, also for a lease already gone
     GET    /api/v1/endpoints            → {"endpoints": [descriptor with token redacted]}
     GET    /api/v1/consumer-manifest    → the default consumer manifest
@@ -142,7 +144,7 @@ def _refusal_response(refused: EndpointRefused) -> Response:
     refusal = refused.refusal
     status = 409 if refusal.code == "incompatible" else 400
     body = RefusalBody(
-        error=ErrorBody(refusal.message, "invalid_request_error", None, refusal.code),
+        error=ErrorBody(refusal.message, "invalid_request_error", refusal.param, refusal.code),
         compatibility=UNSET if refusal.compatibility is None else refusal.compatibility,
     )
     return error_response(status, body)

@@ -57,6 +57,11 @@ class Lease(Protocol):
         """Unix seconds when the lease began (the model's ``created``)."""
         ...
 
+    @property
+    def live(self) -> bool:
+        """False once released or expired: a completion cut short by that answers 404."""
+        ...
+
     def authorizes(self, token: str) -> bool:
         """Whether ``token`` is this lease's bearer token (compared in constant time)."""
         ...

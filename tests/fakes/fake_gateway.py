@@ -101,6 +101,10 @@ class FakeLease:
     exits: list[StreamExit] = field(default_factory=list)
     exited: trio.Event = field(default_factory=trio.Event)
 
+    @property
+    def live(self) -> bool:
+        return not self.gone
+
     def authorizes(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self.token.encode())
 
