@@ -1,7 +1,8 @@
 """Bus Events load for the soak test: publishers that note every 202, and one listener.
 
 The publishers ``POST /api/v1/events`` (now and then a batch of five on
-``/api/v1/events:batch``) and keep the id of every acknowledged event. The listener
+``/api/v1/events:batch``) and keep the id of every acknowledged event; a 503 with
+``retry-after`` (the store is away) is counted and waited out. The listener
 follows the same name with :class:`transport.events_client.EventsClient`, which
 reconnects across the kill -9 and resumes with ``after=<last id>``. At the end
 :meth:`EventsLoad.check` compares what was acknowledged with a full replay of the
@@ -30,6 +31,7 @@ from transport.events_client import Backoff, EventsClient
 
 NAME = "soak.load.tick"
 PUBLISH_PAUSE_S = 0.02
+REFUSED_PAUSE_S = 0.2  # after a 503: shorter than its retry-after, to count the outage
 BATCH_P = 0.1
 BATCH_SIZE = 5
 CATCH_UP_S = 30.0  # a hang guard for the listener to reach the last acknowledged event
@@ -43,6 +45,7 @@ class EventsResult:
     published: int  # envelopes sent
     acked: int  # envelopes answered 202
     unacked_at_kill: int  # sent, no answer: the server died under them (may or may not exist)
+    refused: int  # envelopes answered 503 with retry-after (the store was away)
     unexpected: list[str]  # any other answer to a publish
     stored: int  # events of NAME in the replay of the restarted server
     lost: int  # acknowledged, absent from the replay
@@ -63,6 +66,7 @@ class EventsLoad:
     published: int = 0
     acked: list[str] = field(default_factory=list)
     unacked_at_kill: int = 0
+    refused: int = 0
     unexpected: list[str] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
     connections: int = 0
@@ -96,6 +100,10 @@ class EventsLoad:
                 self.unacked_at_kill += count
             else:
                 self._unexpected(f"publish: {type(error).__name__}: {error}")
+            return
+        if response.status_code == 503 and response.headers.get("retry-after", "").isdigit():
+            self.refused += count  # the store is away: back off, as a client should
+            await trio.sleep(REFUSED_PAUSE_S)
             return
         if response.status_code != 202:
             self._unexpected(f"publish: {response.status_code} {response.text[:120]}")
@@ -138,6 +146,7 @@ class EventsLoad:
             published=self.published,
             acked=len(self.acked),
             unacked_at_kill=self.unacked_at_kill,
+            refused=self.refused,
             unexpected=list(self.unexpected),
             stored=len(stored),
             lost=len(acked - set(stored)),

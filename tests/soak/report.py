@@ -82,11 +82,12 @@ def traffic_table(tallies: dict[str, ModeTally]) -> list[str]:
 
 def events_table(result: EventsResult) -> list[str]:
     return [
-        "| published | acked (202) | unacked at kill -9 | other answers | stored after restart "
+        "| published | acked (202) | unacked at kill -9 | refused (503, retry-after) "
+        "| other answers | stored after restart "
         "| acked lost | listener received | listener missed | duplicates | out of order "
         "| listener reconnect attempts |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-        f"| {result.published} | {result.acked} | {result.unacked_at_kill} "
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        f"| {result.published} | {result.acked} | {result.unacked_at_kill} | {result.refused} "
         f"| {len(result.unexpected)} | {result.stored} | {result.lost} | {result.received} "
         f"| {result.listener_missed} | {result.duplicates} | {result.out_of_order} "
         f"| {result.reconnects} |",

@@ -1,6 +1,7 @@
 """The bounded soak test (``make soak``; never part of ``make test``).
 
-``asm serve`` runs as a subprocess on sqlite, the fake CLIs first on PATH and short
+``asm serve`` runs as a subprocess on sqlite (on Redis with an outage:
+:mod:`tests.soak.test_soak_redis`), the fake CLIs first on PATH and short
 deadlines in its ``asm.toml``. Stream workers send completions through every fault mode
 of the fakes (:mod:`tests.soak.traffic`), sometimes going away mid-request, while
 publishers and a listener work the Bus Events API (:mod:`tests.soak.events_load`).
@@ -95,8 +96,9 @@ def _reap_adopted(pids: set[int] | None = None) -> int:
 class Served:
     """The ``asm serve`` under test: one state directory, one server process at a time."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, store: str | None = None) -> None:
         self.state = tmp_path / "state"
+        self.store = store or f"sqlite:{self.state / 'events.db'}"
         self.config = tmp_path / "asm.toml"
         self.config.write_text(CONFIG)
         self.log = tmp_path / "serve.log"
@@ -113,9 +115,8 @@ class Served:
 
     async def start(self, port: int = 0) -> str:
         """Start a server (on ``port``; 0: a free one); its base URL once it serves."""
-        store = f"sqlite:{self.state / 'events.db'}"
         argv = [ASM, "serve", "--bind", f"127.0.0.1:{port}", "--state-dir", str(self.state),
-                "--store", store, "--config", str(self.config)]  # fmt: skip
+                "--store", self.store, "--config", str(self.config)]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = await trio.lowlevel.open_process(
                 argv, stdout=log, stderr=log, env=self.env, cwd=ROOT
@@ -302,6 +303,7 @@ async def test_soak_every_fault_mode_concurrent_events_and_a_kill_9(tmp_path: Pa
     assert sum(t.disconnects for t in tallies) > 0, "clients went away mid-request"
     assert not result.unexpected, result.unexpected
     assert result.acked > 0 and result.reconnects > 0
+    assert result.refused == 0, "a publish was refused: the store was never away"
     assert result.lost == 0, "an acknowledged event is missing after the restart"
     assert result.listener_missed == 0, "the listener missed an acknowledged event"
     assert result.duplicates == 0 and result.out_of_order == 0

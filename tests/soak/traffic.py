@@ -65,11 +65,20 @@ EXPECTED: dict[str, Expected] = {
     "huge_line": Expected(502, "output_too_large"),
     "not_logged_in": Expected(503, "not_logged_in"),
     "retrying": Expected(503, "unreachable"),  # retries only, until the first-event deadline
+    "leak_stdout": Expected(502, "protocol_error"),  # not sent: see APPLIES
+    "leak_error": Expected(502, "crashed"),  # not sent: see APPLIES
 }
 assert set(EXPECTED) == set(MODES), "a new fake mode needs its expected outcome here"
 
 # Modes a provider's fake does not have (it exits 2 with a usage error): not sent there.
-APPLIES: dict[str, tuple[str, ...]] = {"clock": CLOCK_PROVIDERS, "retrying": ("claude",)}
+# The leak modes test redaction (tests/actors), which depends on the key each fake was
+# handed, not the server under load: not sent at all.
+APPLIES: dict[str, tuple[str, ...]] = {
+    "clock": CLOCK_PROVIDERS,
+    "retrying": ("claude",),
+    "leak_stdout": (),
+    "leak_error": (),
+}
 
 
 def modes_for(provider: str) -> list[str]:
