@@ -46,6 +46,7 @@ from actors.inference_registry import InferenceProvider, ProviderRegistry, Refus
 from contracts.events import Event, PublishEnvelope
 from contracts.events_listen import ListenQuery
 from contracts.inference import (
+    BRIDGE_IDENTITY,
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,
     REQUEST_NAMES,
@@ -115,7 +116,7 @@ class InferenceBridge:
         deadlines: Mapping[str, float] | None = None,
         group: str = GROUP,
         consumer: str | None = None,
-        identity_id: str = "asm-inference-bridge",
+        identity_id: str = BRIDGE_IDENTITY,
         idempotency_seconds: float = 86400.0,
         ack_margin: float = 30.0,
         concurrency: int = 16,

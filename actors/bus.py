@@ -40,6 +40,7 @@ from actors.supervisor import (
 )
 from contracts.events import DEFAULT_AUDIENCE, Event, PublishEnvelope
 from contracts.events_listen import ListenQuery
+from contracts.inference import BRIDGE_IDENTITY
 from transport.backoff import Backoff
 from transport.event_log import EventLog, EventStream, StoreError
 from transport.event_logs import check_store, open_event_log, store_label
@@ -196,8 +197,9 @@ class Bus:
         delays = self.backoff.delays()
         while True:
             try:
-                async with self._bridge_log() as log:
-                    await InferenceBridge(log, self.registry).run(task_status=started)
+                async with self._bridge_log() as (log, identity):
+                    bridge = InferenceBridge(log, self.registry, identity_id=identity)
+                    await bridge.run(task_status=started)
             except* StoreError as group:
                 if not (self._up and started.done):
                     raise
@@ -207,7 +209,9 @@ class Bus:
                 )
                 await trio.sleep(delay)
 
-    def _bridge_log(self) -> AbstractAsyncContextManager[EventLog]:
+    def _bridge_log(self) -> AbstractAsyncContextManager[tuple[EventLog, str]]:
+        """The bridge's log and the identity its publishes are stamped with there (the
+        remote token's subject), by which it knows its own stored answers."""
         if self._remote is None:
             return _just(self.log)
         url, token = self._remote
@@ -235,11 +239,11 @@ class _Once:
 
 
 @asynccontextmanager
-async def _just(log: EventLog) -> AsyncIterator[EventLog]:
-    yield log
+async def _just(log: EventLog) -> AsyncIterator[tuple[EventLog, str]]:
+    yield log, BRIDGE_IDENTITY
 
 
 @asynccontextmanager
-async def _remote_log(url: str, token: str) -> AsyncIterator[EventLog]:
+async def _remote_log(url: str, token: str) -> AsyncIterator[tuple[EventLog, str]]:
     async with EventsClient(url, token) as client:
-        yield RemoteEventLog(client)
+        yield RemoteEventLog(client), client.subject or BRIDGE_IDENTITY

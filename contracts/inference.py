@@ -49,6 +49,10 @@ from contracts.inference_rules import (
 
 # --- names ------------------------------------------------------------------------
 
+BRIDGE_IDENTITY: Final = "asm-inference-bridge"
+"""The identity the embedded inference bridge publishes its responses under. Its answers
+are trusted by this name (BUS.md §3 idempotency), so no token is issued for it."""
+
 INSTALL_REQUEST: Final = "bus.inference.install.request"
 INSTALL_RESPONSE: Final = "bus.inference.install.response"
 MODEL_ENSURE_REQUEST: Final = "bus.inference.model.ensure.request"

@@ -20,11 +20,12 @@ import actors.bus
 from actors.bus import Bus
 from actors.system import open_system
 from contracts.config import Config
-from contracts.inference import STATUS_REQUEST
+from contracts.inference import BRIDGE_IDENTITY, STATUS_REQUEST
 from tests.actors.bridges import publish, response_to
 from tests.actors.sessions import fake_environ
 from tests.fakes.fake_cli import answer_text
 from tests.fakes.flaky_event_log import FlakyEventLog
+from tests.transport.served_events import token
 from transport.backoff import Backoff
 from transport.event_log import StoreError
 from transport.event_log_memory import open_memory_log
@@ -85,3 +86,19 @@ async def test_a_bus_that_never_started_still_fails_its_caller(
         ):
             pass  # pragma: no cover
     assert "does not answer" in repr(raised.value.exceptions)
+
+
+async def test_a_remote_bridge_knows_its_own_answers_by_its_tokens_subject() -> None:
+    """Over a remote Events API the bridge's publishes are stamped with its token's
+    subject: that is the identity whose stored answers it replays (and no other)."""
+    bus = Bus(
+        "memory",
+        secret=b"k" * 32,
+        events_url="http://127.0.0.1:9",
+        events_token=token("inference:admin", subject="gpu-bridge"),
+    )
+    async with bus._bridge_log() as (_, identity):
+        assert identity == "gpu-bridge"
+    local = Bus("memory", secret=b"k" * 32)
+    async with local._bridge_log() as (log, identity):
+        assert log is local.log and identity == BRIDGE_IDENTITY
