@@ -17,13 +17,14 @@ the session logs never print a provider's environment.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
 from contracts.nodes import NodeSettings, SecretsSettings, validate_node_ids
 
 __all__ = [
+    "ARGV_MAX_CHARS",
     "Config",
     "ConfigError",
     "LeaseSettings",
@@ -47,6 +48,12 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     sessions are kept per lease (SPEC §4.5). ``persona``: ``completion`` (the default) gives
     the model the client's system prompt in place of the CLI's agent persona; ``agent``
     keeps the CLI's own system prompt, the client's system text added to it.
+
+    ``executable``, ``extra_args`` and ``env`` reach the CLI's command line and
+    environment, so each is printable text (``str.isprintable``: no NUL, no control or
+    format character, no separator but the space) of at most :data:`ARGV_MAX_CHARS`
+    characters; a variable's name is also non-empty, without
+    ``=`` or whitespace. A message names the key, never the value (it may be a secret).
     """
 
     executable: str | None = None
@@ -55,6 +62,31 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     isolate_home: bool = False
     pool_size: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
     persona: Literal["completion", "agent"] = "completion"
+
+    def __post_init__(self) -> None:
+        if self.executable is not None and (problem := _argv_problem(self.executable)):
+            raise ValueError(f"executable {problem}")
+        for number, argument in enumerate(self.extra_args):
+            if problem := _argv_problem(argument):
+                raise ValueError(f"extra_args[{number}] {problem}")
+        for name, value in self.env.items():
+            if not name or _argv_problem(name) or "=" in name or " " in name:
+                raise ValueError("env: a variable name must be printable, without '=' or spaces")
+            if problem := _argv_problem(value):
+                raise ValueError(f"env.{name} {problem}")
+
+
+ARGV_MAX_CHARS: Final = 4096
+"""The longest string a configuration hands a CLI's command line or environment."""
+
+
+def _argv_problem(text: str) -> str | None:
+    """Why ``text`` may not reach a command line, or None (the value is never quoted)."""
+    if len(text) > ARGV_MAX_CHARS:
+        return f"is {len(text)} characters; at most {ARGV_MAX_CHARS}"
+    if not text.isprintable():
+        return "must be printable text (no NUL, no control character)"
+    return None
 
 
 class SessionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
