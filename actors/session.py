@@ -11,7 +11,8 @@ provider's decoder under three timers. A CLI that reads its conversation as it s
 result, a timer, a broken line, the consumer going away, the system stopping — the
 shielded shutdown ladder reaps the whole process group before the actor returns, and
 exactly one ``Finished`` or ``Failed`` is the last event the consumer sees (if it is
-still there)::
+still there). Nothing leaves with a secret the CLI was handed, whatever stream it
+printed it on (:mod:`actors.session_redaction`)::
 
     async with trio.open_nursery() as nursery:
         session = await nursery.start(SessionActor(spec).run)
