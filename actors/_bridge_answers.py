@@ -10,7 +10,9 @@ acting twice, for 24 hours (**decided**). Two places remember an answer:
   request is redelivered.
 
     book = AnswerBook(log, window=86400.0, clock=time.time, publisher="asm-inference-bridge")
-    answer, acted = await book.settle((name, correlation_id), request.id, act)
+    answer, acted = await book.settle((name, correlation_id), request, act)
+    if not answer.answers(bytes(request.payload)):
+        ...  # the correlation id was used by a different request: a conflict
     book.published_as(event.identity_id)  # what the log stamped on the bridge's own publish
 
 **The trust rule (decided).** Anyone who may read an inference name may also publish
@@ -30,6 +32,14 @@ is ignored, and the request is acted on. Idempotency replays the bridge's *own* 
 the *same* request only; a forged ``ok: true`` is never republished under the bridge's
 name. This trusts the identity as the log stamps it: no token may be issued with the
 bridge's subject.
+
+**A correlation id names one request (decided).** A repeat is the same request: same
+name, same correlation id *and* the same payload (as a JSON value). A request that reuses
+a correlation id already answered within the window for a different payload is not
+answered with that answer — whoever published the first one — but with an ``ok: false``
+``conflict`` naming the earlier request, so nobody can pre-empt an operator's predictable
+``deploy-001-…`` with a request of their own and have its answer taken for the
+operator's.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import msgspec
 import trio
 
 from contracts.events import Event
@@ -55,13 +66,26 @@ Key = tuple[str, str]
 
 @dataclass
 class Answer:
-    """A response's JSON, when and for which request it was made, and the request ids
-    already answered with it (that one and its repeats)."""
+    """A response's JSON, when and for which request it was made (its id and payload),
+    and the request ids already answered with it (that one and its repeats)."""
 
     payload: bytes
     at: float
     made_for: str
     answered: set[str] = field(default_factory=set)
+    request: bytes = b""
+
+    def answers(self, request: bytes) -> bool:
+        """Whether a request with this payload is a repeat of the one answered: the same
+        JSON value (key order and spacing aside)."""
+        return _same_json(self.request, request)
+
+
+def _same_json(one: bytes, other: bytes) -> bool:
+    try:
+        return bool(msgspec.json.decode(one) == msgspec.json.decode(other))
+    except msgspec.DecodeError:
+        return one == other
 
 
 class AnswerBook:
@@ -89,11 +113,11 @@ class AnswerBook:
         self._publishers.add(identity_id)
 
     async def settle(
-        self, key: Key, request_id: str, act: Callable[[], Awaitable[bytes]]
+        self, key: Key, request: Event, act: Callable[[], Awaitable[bytes]]
     ) -> tuple[Answer, bool]:
         """The answer for ``key``, calling ``act`` only when nobody has answered it yet.
 
-        True when ``act`` ran now (for ``request_id``). While one caller acts, others with
+        True when ``act`` ran now (for ``request``). While one caller acts, others with
         the same key wait for its answer; if it fails, the next of them acts instead. The
         window counts from when the answer was made, not from its latest repeat.
         """
@@ -107,7 +131,9 @@ class AnswerBook:
         done = self._pending[key] = trio.Event()
         try:
             stored = await self._find_in_log(key)
-            answer = stored or Answer(await act(), self._clock(), request_id)
+            answer = stored or Answer(
+                await act(), self._clock(), request.id, request=bytes(request.payload)
+            )
             self._remember(key, answer)
             return answer, stored is None
         finally:
@@ -139,7 +165,10 @@ class AnswerBook:
         """
         request_name, correlation_id = key
         back = self._window + self._request_slack
-        requests = {event.id for event in await self._stored(request_name, correlation_id, back)}
+        requests = {
+            event.id: bytes(event.payload)
+            for event in await self._stored(request_name, correlation_id, back)
+        }
         response_name = RESPONSE_FOR[request_name]
         found: Answer | None = None
         answered: set[str] = set()
@@ -157,7 +186,7 @@ class AnswerBook:
             answered.add(request_id)
             if found is None and "answer_of" not in event.metadata:
                 at = _seconds(event.created_at, self._clock())
-                found = Answer(payload, at, request_id)
+                found = Answer(payload, at, request_id, request=requests[request_id])
         if found is not None:
             found.answered = answered
         return found

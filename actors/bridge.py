@@ -202,8 +202,10 @@ class InferenceBridge:
             answer, acted = Answer(await self._act(event), 0.0, event.id), True
         else:
             answer, acted = await self._answers.settle(
-                (name, correlation_id), event.id, lambda: self._act(event)
+                (name, correlation_id), event, lambda: self._act(event)
             )
+            if not answer.answers(bytes(event.payload)):
+                answer = self._conflict(event, answer)
         outcome = _OUTCOME.decode(answer.payload)
         logger.info(
             "%s correlation_id=%s request=%s: %s%s",
@@ -223,6 +225,18 @@ class InferenceBridge:
             # Nothing stored or acked: the request comes back after ack_wait and is
             # answered from memory then. Only the class: a store's message may hold a URL.
             logger.warning("%s %s: the event log failed (%s)", name, event.id, type(error).__name__)
+
+    def _conflict(self, request: Event, earlier: Answer) -> Answer:
+        """The answer to a request whose correlation id an earlier, different request
+        holds (see :mod:`actors._bridge_answers`): a conflict, remembered for nothing."""
+        diagnostics = [
+            f"correlation id {request.correlation_id!r} already names a different request "
+            f"({earlier.made_for}) answered within the idempotency window; "
+            "publish this request with a new correlation id"
+        ]
+        data = bytes(request.payload)
+        payload = _encode_failure(request.name, subject_of_raw(data), "conflict", diagnostics)
+        return Answer(payload, 0.0, request.id, request=data)
 
     async def _publish(self, request: Event, answer: Answer) -> None:
         metadata = {"request_id": request.id}
