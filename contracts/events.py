@@ -2,7 +2,9 @@
 
 A publisher sends a :class:`PublishEnvelope`; the log stores and emits an
 :class:`Event`, which carries the correlation id under both spellings BusDK clients
-use. Who may publish or listen to a name is the pure function :func:`authorize`:
+use; its payload is stored and sent on one line, nested at most
+:data:`~contracts.events_json.MAX_JSON_DEPTH` deep (:mod:`contracts.events_json` says
+why). Who may publish or listen to a name is the pure function :func:`authorize`:
 
     >>> authorize("bus.inference.status.*", "listen", "inference:admin").allowed
     True
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
+
+from contracts.events_json import MAX_JSON_DEPTH, nests_deeper_than, one_line, payload_line
 
 DEFAULT_AUDIENCE: Final = "ai.hg.fi/api"
 MAX_ENVELOPE_BYTES: Final = 1_048_576
@@ -27,6 +31,7 @@ INFERENCE_PREFIX: Final = "bus.inference."
 
 NAME_PATTERN: Final = re.compile(r"\A[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\Z")
 
+T = TypeVar("T")
 Action = Literal["publish", "listen"]
 ErrorType = Literal[
     "bad_request",
@@ -120,8 +125,12 @@ def required_scopes(target: str, action: Action) -> tuple[str, ...]:
 
 
 def granted_scopes(scope_claim: str) -> frozenset[str]:
-    """The scopes a token's space-separated ``scope`` claim grants, implications included."""
-    granted = set(scope_claim.split())
+    """The scopes a token's ``scope`` claim grants, implications included.
+
+    The claim is split on ASCII spaces only (RFC 8693 §4.2, RFC 6749 §3.3): a scope name
+    holding another kind of whitespace is one unknown name, never two granted ones.
+    """
+    granted = {scope for scope in scope_claim.split(" ") if scope}
     for scope in list(granted):
         granted |= IMPLIED_SCOPES.get(scope, frozenset())
     return frozenset(granted)
@@ -210,36 +219,65 @@ class ErrorResponse(msgspec.Struct, frozen=True):
 _ENVELOPE: Final = msgspec.json.Decoder(PublishEnvelope)
 _BATCH: Final = msgspec.json.Decoder(list[PublishEnvelope])
 _NULL: Final = msgspec.Raw(b"null")
+_EVENT_ENCODER: Final = msgspec.json.Encoder()
 
 
 def parse_envelope(data: bytes) -> PublishEnvelope:
-    """Decode and check one publish body; raises :class:`EnvelopeError` for a 400."""
-    try:
-        envelope = _ENVELOPE.decode(data)
-    except msgspec.DecodeError as error:
-        raise EnvelopeError(f"envelope: {error}") from None
-    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
-        raise EnvelopeError("envelope: the body is not valid UTF-8") from None
+    """Decode and check one publish body; raises :class:`EnvelopeError` for a 400.
+
+    The envelope returned carries its payload on one line (:func:`line_safe`).
+    """
+    envelope = _decode(_ENVELOPE, data, "envelope", levels=1)
     check_envelope(envelope)
-    return envelope
+    return line_safe(envelope)
 
 
 def parse_batch(data: bytes) -> list[PublishEnvelope]:
     """Decode and check a batch body (a JSON array); the first bad one fails them all."""
-    try:
-        envelopes = _BATCH.decode(data)
-    except msgspec.DecodeError as error:
-        raise EnvelopeError(f"batch: {error}") from None
-    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
-        raise EnvelopeError("batch: the body is not valid UTF-8") from None
+    envelopes = _decode(_BATCH, data, "batch", levels=2)
     if not envelopes:
         raise EnvelopeError("batch: at least one envelope is needed")
+    checked = []
     for index, envelope in enumerate(envelopes):
         try:
             check_envelope(envelope)
+            checked.append(line_safe(envelope))
         except EnvelopeError as error:
             raise EnvelopeError(f"batch[{index}]: {error}") from None
-    return envelopes
+    return checked
+
+
+def _decode(decoder: msgspec.json.Decoder[T], data: bytes, what: str, *, levels: int) -> T:
+    """``data`` decoded, its payloads and metadata nested at most :data:`MAX_JSON_DEPTH`
+    (``levels``: how deep the envelopes sit in the body)."""
+    too_deep = f"{what}: payload and metadata may nest at most {MAX_JSON_DEPTH} levels"
+    try:
+        decoded = decoder.decode(data)
+    except msgspec.DecodeError as error:
+        raise EnvelopeError(f"{what}: {error}") from None
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        raise EnvelopeError(f"{what}: the body is not valid UTF-8") from None
+    except RecursionError:  # nested far deeper than the limit
+        raise EnvelopeError(too_deep) from None
+    if nests_deeper_than(data, MAX_JSON_DEPTH + levels):
+        raise EnvelopeError(too_deep)
+    return decoded
+
+
+def line_safe(envelope: PublishEnvelope) -> PublishEnvelope:
+    """``envelope`` with its payload on one line, as every listener's NDJSON needs it
+    (:func:`contracts.events_json.payload_line`); an invalid UTF-8 payload is an
+    :class:`EnvelopeError`."""
+    if not isinstance(envelope.payload, msgspec.Raw):
+        return envelope
+    given = bytes(envelope.payload)
+    try:
+        payload = payload_line(given)
+    except ValueError as error:
+        raise EnvelopeError(str(error)) from None
+    if payload == given:
+        return envelope
+    return msgspec.structs.replace(envelope, payload=msgspec.Raw(payload))
 
 
 def check_envelope(envelope: PublishEnvelope) -> None:
@@ -262,13 +300,17 @@ def check_envelope(envelope: PublishEnvelope) -> None:
 def stored_event(
     envelope: PublishEnvelope, *, event_id: str, identity_id: str, created_at: str
 ) -> Event:
-    """The event the log keeps for an accepted envelope; ids and time come from the log."""
+    """The event the log keeps for an accepted envelope; ids and time come from the log.
+
+    Its payload is on one line (:func:`line_safe`) whoever appends it, the Events API or
+    an embedded caller; an invalid UTF-8 payload raises :class:`EnvelopeError`.
+    """
     correlation = envelope.correlation()
-    payload = envelope.payload if isinstance(envelope.payload, msgspec.Raw) else _NULL
+    payload = line_safe(envelope).payload
     return Event(
         id=event_id,
         name=envelope.name,
-        payload=payload,
+        payload=payload if isinstance(payload, msgspec.Raw) else _NULL,
         correlation_id=correlation,
         correlation_id_camel=correlation,
         metadata=envelope.metadata if isinstance(envelope.metadata, dict) else {},
@@ -285,6 +327,16 @@ def receipt(event: Event) -> Receipt:
         correlation_id=event.correlation_id,
         created_at=event.created_at,
     )
+
+
+def event_line(event: Event) -> bytes:
+    """``event`` as one NDJSON line of a stream, its LF included.
+
+    Every other field is escaped by the encoder; :func:`one_line` covers the payload
+    even if it was stored before the one-line rule, and the line separators some
+    readers also break at (U+2028, U+2029, U+0085) in any string.
+    """
+    return one_line(_EVENT_ENCODER.encode(event)) + b"\n"
 
 
 def error_body(kind: ErrorType, message: str) -> bytes:

@@ -14,6 +14,7 @@ from typing import Final, Literal
 import msgspec
 
 from contracts.events import MAX_CORRELATION_ID_LENGTH, EnvelopeError, is_listen_pattern
+from contracts.events_json import MAX_JSON_DEPTH
 
 Delivery = Literal["broadcast", "unicast"]
 AckMode = Literal["auto", "explicit"]
@@ -166,3 +167,25 @@ def parse_ack(data: bytes) -> AckRequest:
         raise EnvelopeError(f"ack: {error}") from None
     except UnicodeDecodeError:
         raise EnvelopeError("ack: the body is not valid UTF-8") from None
+    except RecursionError:  # nested far deeper than any ack body
+        raise EnvelopeError(f"ack: the body nests deeper than {MAX_JSON_DEPTH} levels") from None
+
+
+def held_by(subject: str, consumer: str) -> str:
+    """The consumer name the log knows an API listener's ``consumer`` by: it names the
+    token's ``subject`` too, so only that subject can ack what was handed to it.
+
+        >>> held_by("bridge-b", "host-b:4242")
+        'host-b:4242 bridge-b'
+
+    **Decided** (who may ack): a unicast delivery is held by the consumer it was handed
+    to, and through the Events API a consumer is always qualified by its subject. An ack
+    names a group, a consumer and an id; the API qualifies that consumer with the acking
+    token's subject, so a token acks only deliveries handed to its own subject (which
+    needed a scope able to read the event), never another subject's, whatever names it
+    guesses. A label holds no space (:func:`parse_listen_query`), so the first space
+    splits the pair unambiguously; the embedded callers (the bridge on the local log)
+    use their plain names, which no token can produce. The rule lives in the names, so
+    it holds across restarts and across servers sharing one Redis.
+    """
+    return f"{consumer} {subject}"

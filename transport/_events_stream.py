@@ -28,11 +28,10 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Final
 
-import msgspec
 import trio
 from quart import Response
 
-from contracts.events import Event
+from contracts.events import Event, event_line
 from contracts.events_listen import ListenQuery
 from transport.backoff import Backoff
 from transport.event_log import EventLog, EventStream, StoreError
@@ -45,7 +44,6 @@ _log = logging.getLogger(__name__)
 NDJSON: Final = "application/x-ndjson"
 KEEPALIVE_LINE: Final = b"\n"
 _HEADERS: Final = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-_ENCODER: Final = msgspec.json.Encoder()
 STORE_WAIT: Final = Backoff(initial=0.5, maximum=10.0)
 """How a stream whose 200 is sent waits for a store that failed under it."""
 
@@ -74,8 +72,9 @@ async def ndjson_response(
 
 
 def encode_line(event: Event) -> bytes:
-    """One NDJSON line: the event, its correlation id under both keys."""
-    return _ENCODER.encode(event) + b"\n"
+    """One NDJSON line: the event, its correlation id under both keys, never a line
+    break inside it (:func:`contracts.events.event_line`)."""
+    return event_line(event)
 
 
 async def _lines(

@@ -23,9 +23,11 @@ internal. Decisions where BUS.md is silent:
   :data:`MAX_BATCH_ENVELOPES` of them. Over a limit → 413 too_large.
 - ``Content-Type`` may be absent or JSON (``application/json``, ``…+json``); anything
   else → 415 unsupported_media_type.
-- ``POST /api/v1/events/ack`` names no event, only an id: any valid token with a
-  listen-capable scope (``events:listen``, ``inference:read`` or ``inference:admin``)
-  may ack.
+- ``POST /api/v1/events/ack``: a token with a listen-capable scope acks only what was
+  handed to its own subject (:func:`~contracts.events_listen.held_by`); another
+  subject's delivery is a 404 like an unknown id, and stays pending.
+- Payloads are stored and streamed on one line; a payload or metadata nested deeper
+  than :data:`~contracts.events_json.MAX_JSON_DEPTH` or a payload that is not UTF-8 → 400.
 - Order of checks: token (401), then the request itself (400/413/415), then scopes
   (403), then the store (503).
 """
@@ -59,7 +61,8 @@ from contracts.events import (
     parse_envelope,
     receipt,
 )
-from contracts.events_listen import parse_ack, parse_listen_query
+from contracts.events_json import MAX_JSON_DEPTH
+from contracts.events_listen import held_by, parse_ack, parse_listen_query
 from contracts.inference import EVENT_NAMES, PROVIDERS
 from transport._events_stream import ndjson_response
 from transport.endpoint_http import BODY_TIMEOUT_SECONDS, Refusal, bearer_token, drain_body
@@ -125,6 +128,7 @@ class EventsCapabilities(msgspec.Struct, frozen=True, kw_only=True):
     max_envelope_bytes: int = MAX_ENVELOPE_BYTES
     max_batch_bytes: int = MAX_BATCH_BYTES
     max_batch_envelopes: int = MAX_BATCH_ENVELOPES
+    max_json_depth: int = MAX_JSON_DEPTH
     auth: str = "jwt-hs256"
     audience: str = DEFAULT_AUDIENCE
 
@@ -263,6 +267,8 @@ def _register_listen_routes(
         verdict = authorize(query.pattern, "listen", claims.scope)
         if not verdict.allowed:
             raise _forbidden(f"listening to {query.pattern}", verdict.missing)
+        if query.delivery == "unicast":
+            query = msgspec.structs.replace(query, consumer=held_by(claims.sub, query.consumer))
         return await ndjson_response(
             log, query, keepalive_seconds=keepalive_seconds, metrics=metrics
         )
@@ -274,8 +280,8 @@ def _register_listen_routes(
             message = "acknowledging needs one of the scopes " + ", ".join(sorted(LISTEN_SCOPES))
             raise EventsRefusal(403, "forbidden", message)
         acked = parse_ack(await _read_json(MAX_ACK_BYTES))
-        if not await log.ack(acked.group, acked.consumer, acked.id):
-            message = "no delivery of that id is pending for this group and consumer"
+        if not await log.ack(acked.group, held_by(claims.sub, acked.consumer), acked.id):
+            message = "no delivery of that id is pending for this group and your consumer"
             raise EventsRefusal(404, "not_found", message)
         return Response(b'{"acked":true}', 200, content_type=_JSON)
 
@@ -330,8 +336,8 @@ async def _read_json(limit: int) -> bytes:
 def _check_batch_sizes(body: bytes) -> None:
     try:
         raws = msgspec.json.decode(body, type=list[msgspec.Raw])
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return  # not an array: parse_batch says why
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return  # not an array, or far too deep: parse_batch says why
     if len(raws) > MAX_BATCH_ENVELOPES:
         message = f"a batch holds at most {MAX_BATCH_ENVELOPES} envelopes"
         raise EventsRefusal(413, "too_large", message)

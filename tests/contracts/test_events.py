@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -17,6 +18,8 @@ from contracts.events import (
     TokenClaims,
     authorize,
     error_body,
+    event_line,
+    granted_scopes,
     is_event_name,
     is_listen_pattern,
     matches,
@@ -26,6 +29,8 @@ from contracts.events import (
     required_scopes,
     stored_event,
 )
+from contracts.events_json import MAX_JSON_DEPTH, nests_deeper_than
+from contracts.events_listen import held_by, parse_ack, parse_listen_query
 from contracts.testing.events import (
     InvalidEnvelope,
     envelopes,
@@ -182,3 +187,164 @@ def test_every_events_struct_round_trips_through_json(event: Event) -> None:
     )
     rec = receipt(event)
     assert msgspec.json.decode(msgspec.json.encode(rec), type=type(rec)) == rec
+
+
+# --- payloads on one line, nesting, scope claims, ack holders (issue 15) -----------
+
+
+def _not_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+# String content with no control character, quote or backslash, some of it not UTF-8.
+_NOT_UTF8 = (
+    st.lists(st.integers(min_value=0x20, max_value=0xFF).filter(lambda b: b not in b'"\\'))
+    .map(bytes)
+    .filter(_not_utf8)
+)
+
+
+_WHITESPACE = st.text(alphabet=" \t\r\n", max_size=3)
+_STRINGS = st.text(  # the separators some line readers break at, brackets, quotes
+    alphabet=st.one_of(
+        st.sampled_from(["\u2028", "\u2029", "\u0085", "[", "]", "{", "}", '"', "\\", "\n"]),
+        st.characters(codec="utf-8"),
+    ),
+    max_size=8,
+)
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _STRINGS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_STRINGS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@st.composite
+def _spaced_json(draw: st.DrawFn) -> str:
+    """A JSON value as text with arbitrary whitespace (line breaks too) between tokens
+    and raw non-ASCII characters in its strings."""
+    return _spaced(draw, draw(_VALUES))
+
+
+def _spaced(draw: st.DrawFn, value: Any) -> str:
+    gap = draw(_WHITESPACE)
+    if isinstance(value, list):
+        items = [_spaced(draw, item) for item in value]
+        return gap + "[" + ",".join(items) + draw(_WHITESPACE) + "]" + gap
+    if isinstance(value, dict):
+        pairs = [
+            json.dumps(key, ensure_ascii=False) + draw(_WHITESPACE) + ":" + _spaced(draw, item)
+            for key, item in value.items()
+        ]
+        return gap + "{" + ",".join(pairs) + draw(_WHITESPACE) + "}" + gap
+    return gap + json.dumps(value, ensure_ascii=False) + gap
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@given(_spaced_json(), st.booleans())
+def test_rule_payload_is_one_ndjson_line(text: str, batch: bool) -> None:
+    """Rule: an accepted payload is stored and streamed as exactly one NDJSON line (no
+    CR, LF, U+2028, U+2029 or U+0085 inside), and decodes to the value published."""
+    body = b'{"name":"jobs.any","payload":' + text.encode() + b"}"
+    envelope = parse_batch(b"[" + body + b"]")[0] if batch else parse_envelope(body)
+    event = stored_event(envelope, event_id="1", identity_id="s", created_at="t")
+    line = event_line(event)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1 and b"\r" not in line
+    assert len(line.decode("utf-8").splitlines()) == 1
+    assert json.loads(line)["payload"] == json.loads(text)
+
+
+@given(_NOT_UTF8, st.booleans())
+def test_rule_payload_is_utf8(junk: bytes, batch: bool) -> None:
+    """Rule: a payload that is not UTF-8 is refused (a 400), never stored or relayed."""
+    body = b'{"name":"jobs.any","payload":["' + junk + b'"]}'
+    with pytest.raises(EnvelopeError, match="UTF-8"):
+        parse_batch(b"[" + body + b"]") if batch else parse_envelope(body)
+
+
+@given(st.integers(min_value=1, max_value=MAX_JSON_DEPTH + 3), _STRINGS, st.booleans())
+def test_rule_payload_nests_at_most_max_json_depth(levels: int, text: str, batch: bool) -> None:
+    """Rule: a payload (and metadata) nests at most MAX_JSON_DEPTH arrays and objects;
+    brackets inside strings do not count."""
+    payload = '{"k":' * (levels // 2) + "[" * (levels - levels // 2) + json.dumps(text)
+    payload += "]" * (levels - levels // 2) + "}" * (levels // 2)
+    for key in ("payload", "metadata"):
+        document = payload if key == "payload" else '{"m":' + payload + "}"
+        body = f'{{"name":"jobs.any","{key}":{document}}}'.encode()
+        wrapped = b"[" + body + b"]" if batch else body
+        nested = _depth(json.loads(document))
+        if nested <= MAX_JSON_DEPTH:
+            (parse_batch if batch else parse_envelope)(wrapped)
+        else:
+            with pytest.raises(EnvelopeError, match=f"at most {MAX_JSON_DEPTH} levels"):
+                (parse_batch if batch else parse_envelope)(wrapped)
+
+
+@given(_VALUES, st.integers(min_value=0, max_value=8))
+def test_rule_depth_is_counted_outside_strings(value: Any, limit: int) -> None:
+    """Rule: nests_deeper_than counts the arrays and objects of a JSON text, not the
+    brackets inside its strings."""
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+        assert nests_deeper_than(text.encode(), limit) == (_depth(value) > limit)
+
+
+@pytest.mark.parametrize("levels", [1_000, 100_000])
+def test_json_nested_far_too_deep_is_an_envelope_error(levels: int) -> None:
+    deep = b"[" * levels + b"]" * levels
+    for parse, body in (
+        (parse_envelope, b'{"name":"a.b","payload":' + deep + b"}"),
+        (parse_batch, b'[{"name":"a.b","payload":' + deep + b"}]"),
+        (parse_batch, deep),
+        (parse_ack, b'{"group":' + deep + b"}"),
+    ):
+        with pytest.raises(EnvelopeError):
+            parse(body)
+
+
+@given(st.lists(st.text(min_size=1).filter(lambda s: " " not in s), max_size=4))
+def test_rule_scopes_split_on_ascii_space_only(names: list[str]) -> None:
+    """Rule: a scope claim is split on ASCII spaces only (RFC 8693 §4.2); a name holding
+    any other whitespace is one name, so it grants nothing it merely spells."""
+    granted = granted_scopes(" ".join(names))
+    assert set(names) <= granted
+    for separator in ("\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c"):
+        assert granted_scopes(separator.join(["events:send", "inference:admin"])) == {
+            separator.join(["events:send", "inference:admin"])
+        }
+
+
+_LABELS = st.text(
+    alphabet=st.characters(codec="utf-8").filter(lambda c: c.isprintable() and c != " "),
+    min_size=1,
+    max_size=20,
+)
+
+
+@given(st.text(max_size=20), _LABELS, st.text(max_size=20), _LABELS)
+def test_rule_acks_are_bound_to_the_subject(
+    subject: str, consumer: str, other_subject: str, other_consumer: str
+) -> None:
+    """Rule: the consumer an API listener is known by names its subject too, so no other
+    (subject, consumer) pair, and no embedded consumer's plain name, is ever the same."""
+    query = parse_listen_query({"name": "jobs.*", "consumer": consumer})
+    held = held_by(subject, query.consumer)
+    assert " " in held and held.split(" ", 1) == [consumer, subject]
+    assert (held == held_by(other_subject, other_consumer)) == (
+        (subject, consumer) == (other_subject, other_consumer)
+    )
+    assert held not in (consumer, other_consumer)  # a label, as embedded callers use

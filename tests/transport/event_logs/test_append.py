@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from contracts.events import receipt
+import pytest
+
+from contracts.events import EnvelopeError, receipt
 from tests.transport.event_logs.conftest import backlog, envelope, order_key
 from transport.event_log import EventLog
 
@@ -33,12 +35,25 @@ async def test_batch_is_stored_together_in_order(event_log: EventLog) -> None:
     assert [(event.id, event.name) for event in replayed] == [(e.id, e.name) for e in stored]
 
 
-async def test_payload_bytes_round_trip_exactly(event_log: EventLog) -> None:
-    payload = b'{ "z": [1.50, 2e3, "\\u00e9\xc3\xa9"],\n  "a": {"nested": null} }'
+async def test_payload_bytes_round_trip_but_for_line_breaks_between_tokens(
+    event_log: EventLog,
+) -> None:
+    payload = b'{ "z": [1.50, 2e3, "\\u00e9\xc3\xa9"],\r\n\t"a": {"nested": null} }'
+    kept = b'{ "z": [1.50, 2e3, "\\u00e9\xc3\xa9"],"a": {"nested": null} }'
     [stored] = await event_log.append([envelope("raw.payload", payload)], identity_id="x")
     [replayed] = await backlog(event_log, "raw.payload")
-    assert bytes(stored.payload) == payload
-    assert bytes(replayed.payload) == payload
+    assert bytes(stored.payload) == kept
+    assert bytes(replayed.payload) == kept
+
+
+async def test_a_payload_that_is_not_utf8_is_refused_and_nothing_is_stored(
+    event_log: EventLog,
+) -> None:
+    with pytest.raises(EnvelopeError, match="UTF-8"):
+        await event_log.append(
+            [envelope("raw.ok"), envelope("raw.bad", b'"\xff"')], identity_id="x"
+        )
+    assert await backlog(event_log, "raw.*") == []
 
 
 async def test_missing_payload_is_stored_as_null(event_log: EventLog) -> None:

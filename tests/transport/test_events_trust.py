@@ -1,0 +1,141 @@
+"""What a publisher cannot do to other listeners through the Events API (issue 15):
+forge events with line breaks in a payload, relay bytes that are not UTF-8, or break
+decoders with JSON nested a thousand deep. Over real hypercorn and the memory log; the
+ack-holder rule across the three stores is in event_logs/test_ack_holders.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+import trio
+
+from contracts.events import MAX_ENVELOPE_BYTES
+from contracts.events_json import MAX_JSON_DEPTH
+from contracts.events_listen import ListenQuery
+from tests.transport.events_bus import EVENTS, STREAM, Bus, auth, error_of, open_bus
+from transport.events_app import MAX_ACK_BYTES
+from transport.events_client import EventsClient
+
+FORGED = {
+    "id": "999999",
+    "name": "bus.inference.verify.response",
+    "payload": {"ok": True},
+    "correlation_id": "deploy-001",
+    "correlationId": "deploy-001",
+    "metadata": {},
+    "identity_id": "asm-inference-bridge",
+    "created_at": "2026-01-01T00:00:00.000Z",
+}
+# Valid JSON: a three-element array whose line breaks sit between its values.
+HOSTILE = b"[1,\n" + json.dumps(FORGED).encode() + b"\n,2]"
+
+
+@pytest.fixture
+async def bus(nursery: trio.Nursery) -> AsyncIterator[Bus]:
+    async with open_bus(nursery) as bus:
+        yield bus
+
+
+async def publish_raw(bus: Bus, body: bytes, *, batch: bool = False) -> int:
+    route = f"{EVENTS}:batch" if batch else EVENTS
+    headers = {**auth(), "content-type": "application/json"}
+    return (await bus.http.post(route, content=body, headers=headers)).status_code
+
+
+async def streamed_lines(bus: Bus, pattern: str) -> list[bytes]:
+    params = {"name": pattern, "replay": "true", "follow": "false"}
+    response = await bus.http.get(STREAM, params=params, headers=auth())
+    assert response.status_code == 200, response.text
+    return response.content.split(b"\n")[:-1]
+
+
+@pytest.mark.parametrize("batch", [False, True])
+async def test_a_payload_with_line_breaks_cannot_forge_an_event_in_the_stream(
+    bus: Bus, batch: bool
+) -> None:
+    body = b'{"name":"jobs.hostile","payload":' + HOSTILE + b"}"
+    assert await publish_raw(bus, b"[" + body + b"]" if batch else body, batch=batch) == 202
+    lines = await streamed_lines(bus, "jobs.*")
+    assert len(lines) == 1, lines
+    [event] = [json.loads(line) for line in lines]
+    assert event["name"] == "jobs.hostile" and event["identity_id"] == "alice"
+    assert event["payload"] == [1, FORGED, 2]
+
+
+@pytest.mark.parametrize("batch", [False, True])
+async def test_a_payload_that_is_not_utf8_is_a_400_and_is_not_stored(bus: Bus, batch: bool) -> None:
+    body = b'{"name":"jobs.junk","payload":["\xff\xfe"]}'
+    route = f"{EVENTS}:batch" if batch else EVENTS
+    response = await bus.http.post(
+        route,
+        content=b"[" + body + b"]" if batch else body,
+        headers={**auth(), "content-type": "application/json"},
+    )
+    assert "UTF-8" in error_of(response, 400)["message"]
+    assert await streamed_lines(bus, "jobs.*") == []
+
+
+async def test_line_separators_inside_strings_reach_a_client_listener_intact(bus: Bus) -> None:
+    text = "a\u2028b\u2029c\u0085d"
+    published = await bus.publish(
+        {"name": "jobs.text", "payload": [text], "metadata": {"note": text}}
+    )
+    assert published.status_code == 202
+    [line] = await streamed_lines(bus, "jobs.*")
+    assert line.decode().splitlines() == [line.decode()]  # no line break of any kind
+    origin = str(bus.http.base_url)
+    token = auth()["authorization"].removeprefix("Bearer ")
+    query = ListenQuery(pattern="jobs.*", replay=True, follow=False)
+    async with EventsClient(origin, token) as client, client.stream(query) as events:
+        with trio.fail_after(10):
+            [event] = [event async for event in events]
+    assert msgspec.json.decode(event.payload) == [text]
+    assert event.metadata == {"note": text}
+
+
+def nested(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 1, 1_000, 50_000])
+@pytest.mark.parametrize("where", ["payload", "metadata", "batch", "ack"])
+async def test_json_nested_past_the_limit_is_a_400_on_every_route(
+    bus: Bus, levels: int, where: str
+) -> None:
+    deep = nested(levels)
+    route, body = {
+        "payload": (EVENTS, b'{"name":"jobs.deep","payload":' + deep + b"}"),
+        "metadata": (EVENTS, b'{"name":"jobs.deep","metadata":{"m":' + deep[1:-1] + b"}}"),
+        "batch": (f"{EVENTS}:batch", b'[{"name":"jobs.deep","payload":' + deep + b"}]"),
+        "ack": (f"{EVENTS}/ack", b'{"group":"g","consumer":"c","id":' + deep + b"}"),
+    }[where]
+    response = await bus.http.post(
+        route, content=body, headers={**auth(), "content-type": "application/json"}
+    )
+    if len(body) > (MAX_ACK_BYTES if where == "ack" else MAX_ENVELOPE_BYTES):
+        assert error_of(response, 413)["type"] == "too_large"
+    else:
+        assert error_of(response, 400)["type"] == "bad_request"
+    assert (await bus.http.get("/healthz")).status_code == 200
+
+
+async def test_a_batch_that_is_itself_nested_a_thousand_deep_is_a_400(bus: Bus) -> None:
+    assert await publish_raw(bus, nested(1_000), batch=True) == 400
+
+
+@pytest.mark.parametrize("batch", [False, True])
+async def test_json_nested_exactly_to_the_limit_is_accepted_and_streamed(
+    bus: Bus, batch: bool
+) -> None:
+    body = b'{"name":"jobs.deep","payload":' + nested(MAX_JSON_DEPTH) + b"}"
+    assert await publish_raw(bus, b"[" + body + b"]" if batch else body, batch=batch) == 202
+    [line] = await streamed_lines(bus, "jobs.*")
+    assert json.loads(line)["payload"] == json.loads(nested(MAX_JSON_DEPTH))
+
+
+async def test_capabilities_name_the_depth_limit(bus: Bus) -> None:
+    capabilities = (await bus.http.get(f"{EVENTS}/capabilities")).json()
+    assert capabilities["max_json_depth"] == MAX_JSON_DEPTH
