@@ -167,14 +167,16 @@ def issue_token(
 ) -> str:
     """A signed HS256 token for ``subject`` with ``scopes``, valid for ``ttl_seconds``.
 
-    ``scopes`` is a list of scope names or one space-separated string.
+    ``scopes`` is a list of scope names or one string of them separated by ASCII spaces
+    (the claim's own syntax); a name holding any other whitespace is refused, since the
+    claim could not carry it.
     """
     _check_secret(secret)
     if not subject:
         raise ValueError("the subject must not be empty")
     if not ttl_seconds > 0:
         raise ValueError("ttl_seconds must be positive")
-    names = scopes.split() if isinstance(scopes, str) else list(scopes)
+    names = [n for n in scopes.split(" ") if n] if isinstance(scopes, str) else list(scopes)
     if any(not name or any(c.isspace() for c in name) for name in names):
         raise ValueError("a scope name must be non-empty and hold no whitespace")
     issued = time.time() if now is None else now

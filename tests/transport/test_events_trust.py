@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import jwt
 import msgspec
 import pytest
 import trio
 
-from contracts.events import MAX_ENVELOPE_BYTES
+from contracts.events import DEFAULT_AUDIENCE, MAX_ENVELOPE_BYTES
 from contracts.events_json import MAX_JSON_DEPTH
 from contracts.events_listen import ListenQuery
-from tests.transport.events_bus import EVENTS, STREAM, Bus, auth, error_of, open_bus
+from tests.transport.events_bus import EVENTS, SECRET, STREAM, Bus, auth, error_of, open_bus
 from transport.events_app import MAX_ACK_BYTES
+from transport.events_auth import issue_token
 from transport.events_client import EventsClient
 
 FORGED = {
@@ -139,3 +141,18 @@ async def test_json_nested_exactly_to_the_limit_is_accepted_and_streamed(
 async def test_capabilities_name_the_depth_limit(bus: Bus) -> None:
     capabilities = (await bus.http.get(f"{EVENTS}/capabilities")).json()
     assert capabilities["max_json_depth"] == MAX_JSON_DEPTH
+
+
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c"])
+async def test_a_scope_claim_splits_on_ascii_spaces_only(bus: Bus, separator: str) -> None:
+    claim = separator.join(["events:listen", "inference:admin"])
+    token = jwt.encode(
+        {"sub": "eve", "aud": DEFAULT_AUDIENCE, "scope": claim, "iat": 0, "exp": 2**40},
+        SECRET,
+        algorithm="HS256",
+    )
+    params = {"name": "bus.inference.install.*", "follow": "false"}
+    answer = await bus.http.get(STREAM, params=params, headers={"authorization": f"Bearer {token}"})
+    assert error_of(answer, 403)["type"] == "forbidden"
+    with pytest.raises(ValueError, match="whitespace"):
+        issue_token(SECRET, subject="eve", scopes=claim, ttl_seconds=60)
