@@ -1,7 +1,9 @@
 """``bus-integration-inference``: the contract command of BUS.md §5.
 
 Results go to stdout, diagnostics to stderr. Exit 0 on success, 1 on failure (an
-invalid payload, a failed self-test), 2 on a usage error. No credentials are needed:
+invalid payload, a failed self-test), 2 on a usage error. ``--validate`` reads at most
+the Bus envelope limit (1 MiB, what the Events API would take): a larger input is an
+invalid payload, answered without reading it to its end. No credentials are needed:
 every mode is answered from :mod:`contracts` alone.
 
     $ bus-integration-inference --events --format json
@@ -19,6 +21,7 @@ from typing import NoReturn
 import msgspec
 
 from contracts import __version__
+from contracts.events import MAX_ENVELOPE_BYTES
 from contracts.inference import EVENT_NAMES, PROVIDERS
 from contracts.inference_help import event_help, self_test
 from contracts.inference_validation import Invalid, encode_payload, validate
@@ -123,9 +126,14 @@ def _validate(parser: _Parser, values: list[str]) -> int:
     name, source = values[0], values[1] if len(values) == 2 else "-"
     _known_event(parser, name)
     try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        data = _read_at_most(source, MAX_ENVELOPE_BYTES)
     except OSError as error:
         print(f"{PROG}: cannot read {source}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    if data is None:
+        message = f"the payload is larger than {MAX_ENVELOPE_BYTES} bytes, the Bus envelope limit"
+        refusal = _Refusal(False, "bad_request", [f"payload_too_large: {message}"])
+        sys.stdout.write(msgspec.json.encode(refusal).decode() + "\n")
         return EXIT_FAILED
     result = validate(name, data)
     if isinstance(result, Invalid):
@@ -134,6 +142,18 @@ def _validate(parser: _Parser, values: list[str]) -> int:
         return EXIT_FAILED
     sys.stdout.write(encode_payload(result).decode() + "\n")
     return EXIT_OK
+
+
+def _read_at_most(source: str, limit: int) -> bytes | None:
+    """The bytes of ``source`` (``-``: stdin), or None once it holds more than ``limit``:
+    no more than ``limit + 1`` bytes are ever read, so ``/dev/zero`` or an endless pipe
+    ends at once rather than in a MemoryError."""
+    if source == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        with Path(source).open("rb") as file:
+            data = file.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 if __name__ == "__main__":

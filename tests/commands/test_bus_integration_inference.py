@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from contracts import __version__
+from contracts.events import MAX_ENVELOPE_BYTES
 from contracts.inference import EVENT_NAMES
 
 COMMAND = str(Path(sys.executable).with_name("bus-integration-inference"))
@@ -168,3 +170,64 @@ def test_failing_self_test_exits_1_and_says_what_failed(
     out, err = capsys.readouterr()
     assert out == ""
     assert "rule node_id_format" in err
+
+
+# --- --validate reads at most the envelope limit (issue 15, low) ----------------------
+
+TOO_LARGE = "payload_too_large: the payload is larger than 1048576 bytes, the Bus envelope limit"
+
+
+def run_bounded(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """The command with at most 1 GiB of address space: an unbounded read fails fast
+    instead of eating the machine's memory."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    return subprocess.run(
+        [COMMAND, *args],
+        input=stdin,
+        check=False,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=limit_memory,
+    )
+
+
+def status_payload(size: int) -> bytes:
+    """A valid status request padded with trailing whitespace to ``size`` bytes."""
+    payload = b'{"provider":"ollama","node_id":"n1"}'
+    return payload + b" " * (size - len(payload))
+
+
+@pytest.mark.parametrize("over", [1, 4096])
+def test_validate_refuses_a_file_over_the_envelope_limit_unread(tmp_path: Path, over: int) -> None:
+    path = tmp_path / "large.json"
+    path.write_bytes(status_payload(MAX_ENVELOPE_BYTES + over))
+    result = run_bounded("--validate", "bus.inference.status.request", str(path))
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "error_class": "bad_request",
+        "diagnostics": [TOO_LARGE],
+    }
+
+
+def test_validate_takes_a_payload_of_exactly_the_envelope_limit(tmp_path: Path) -> None:
+    path = tmp_path / "limit.json"
+    path.write_bytes(status_payload(MAX_ENVELOPE_BYTES))
+    result = run_bounded("--validate", "bus.inference.status.request", str(path))
+    assert (result.returncode, json.loads(result.stdout)["node_id"]) == (0, "n1")
+
+
+def test_validate_of_dev_zero_ends_at_once_with_a_clear_error() -> None:
+    result = run_bounded("--validate", "bus.inference.status.request", "/dev/zero")
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert json.loads(result.stdout)["diagnostics"] == [TOO_LARGE]
+
+
+def test_validate_refuses_stdin_over_the_envelope_limit() -> None:
+    stdin = status_payload(MAX_ENVELOPE_BYTES + 1)
+    result = run_bounded("--validate", "bus.inference.status.request", stdin=stdin)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["diagnostics"] == [TOO_LARGE]
