@@ -32,6 +32,8 @@ from typing import Any, Final
 import msgspec
 import trio
 
+from contracts.events import event_line
+from contracts.events_json import MAX_JSON_DEPTH
 from contracts.events_listen import ListenQuery
 from transport.events_client import EventsClient
 from transport.events_errors import EventsAuthError, EventsError
@@ -142,7 +144,7 @@ async def _listen(client: EventsClient, query: ListenQuery) -> int:
     async with client, client.stream(query, wait_for_server=False) as events:
         async for event in events:
             try:
-                out.write(msgspec.json.encode(event) + b"\n")
+                out.write(event_line(event))  # one line, whatever its strings hold
                 out.flush()
             except BrokenPipeError:
                 # The reader is gone: stop quietly, and keep the interpreter's own flush
@@ -199,4 +201,6 @@ def _json(text: str) -> msgspec.Raw:
         msgspec.json.decode(text)
     except msgspec.DecodeError as error:
         raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError(f"nests deeper than {MAX_JSON_DEPTH} levels") from None
     return msgspec.Raw(text.strip().encode())

@@ -157,6 +157,38 @@ async def test_events_listen_replays_what_was_sent_one_json_per_line(
     ]
 
 
+async def test_events_listen_prints_one_line_per_event_whatever_the_payloads_hold(
+    served: ServedEvents, log: MemoryEventLog
+) -> None:
+    """A payload with line breaks between its values (once a forged event of its own on
+    the wire) and strings with the separators line readers also break at, in a payload
+    and in metadata (which the client decodes and the command encodes again)."""
+    forged = {"id": "999", "name": "bus.inference.verify.response", "payload": {"ok": True}}
+    hostile = "[1,\n" + json.dumps(forged) + "\n,2]"
+    text = "a\u2028b\u2029c\u0085d"
+    env = bus_env(served)
+    for name, payload in (("jobs.hostile", hostile), ("jobs.text", json.dumps([text]))):
+        sent = await asm("events", "send", "--name", name, "--payload", payload, env=env)
+        assert sent.returncode == 0, sent.stderr
+    note = PublishEnvelope(name="jobs.note", metadata={"note": text})
+    await log.append([note], identity_id="alice")
+    result = await asm("events", "listen", "--name", "jobs.*", "--replay", "--no-follow", env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["name"], e["payload"], e["metadata"]) for e in lines] == [
+        ("jobs.hostile", [1, forged, 2], {}),
+        ("jobs.text", [text], {}),
+        ("jobs.note", None, {"note": text}),
+    ]
+
+
+async def test_a_payload_nested_a_thousand_deep_is_a_usage_error(served: ServedEvents) -> None:
+    deep = "[" * 1000 + "]" * 1000
+    result = await asm("events", "send", "--name=a", f"--payload={deep}", env=bus_env(served))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "nests deeper than 64 levels" in result.stderr
+
+
 async def test_events_listen_stops_on_sigint_with_130(
     served: ServedEvents, log: MemoryEventLog
 ) -> None:
