@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from contracts.events_json import MAX_JSON_DEPTH
+
 __all__ = ["Json", "bus_errors", "events_paths", "json_body", "ref"]
 
 Json = dict[str, Any]
@@ -15,11 +17,17 @@ _BUS_ERRORS: Final = {
     400: "bad_request",
     401: "invalid_auth: the JWT is missing, malformed, expired or for another audience",
     403: "forbidden: a scope is missing",
-    404: "not_found: no delivery of that id is pending",
+    404: "not_found: no delivery of that id is pending for this group and your consumer",
     413: "too_large",
     415: "unsupported_media_type: the body must be JSON",
     503: "unavailable: the event store failed",
 }
+_PAYLOAD_RULES: Final = (
+    "The payload is stored and streamed on one line: line breaks between its tokens are"
+    " dropped and U+2028, U+2029 and U+0085 escaped (the same JSON value). A payload that"
+    f" is not UTF-8, or a payload or metadata nested deeper than {MAX_JSON_DEPTH} arrays"
+    " and objects, is a 400."
+)
 _FLAG: Final[Json] = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
 
 
@@ -87,6 +95,7 @@ def events_paths() -> Json:
                 "operationId": "publishEvent",
                 "tags": tags,
                 "summary": "Publish one event (BUS.md §2.1)",
+                "description": _PAYLOAD_RULES,
                 "security": jwt,
                 "requestBody": _json_request(ref("PublishEnvelope")),
                 "responses": {
@@ -100,6 +109,7 @@ def events_paths() -> Json:
                 "operationId": "publishEvents",
                 "tags": tags,
                 "summary": "Publish several events, all or nothing",
+                "description": _PAYLOAD_RULES,
                 "security": jwt,
                 "requestBody": _json_request({"type": "array", "items": ref("PublishEnvelope")}),
                 "responses": {
@@ -132,6 +142,8 @@ def events_paths() -> Json:
                 "operationId": "ackEvent",
                 "tags": tags,
                 "summary": "Acknowledge an explicit-ack delivery",
+                "description": "Only a delivery handed to a consumer of the token's own"
+                " subject (`sub`) is acked; another subject's is a 404 and stays pending.",
                 "security": jwt,
                 "requestBody": _json_request(ref("AckRequest")),
                 "responses": {
