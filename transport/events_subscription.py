@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
-from typing import Final, cast
+from typing import Final
 
 import httpx
 import msgspec
@@ -89,7 +89,7 @@ class EventSubscription:
         self._delays: Iterator[float] = backoff.delays()
         self._retrying = False
         self._response: httpx.Response | None = None
-        self._lines: AsyncGenerator[str, None] | None = None
+        self._lines: AsyncGenerator[bytes, None] | None = None
         self._last_id: str | None = None
         self._opened_at: float | None = None
         self._ended = False
@@ -140,7 +140,7 @@ class EventSubscription:
                 continue  # keep-alive
             try:
                 event = _EVENT.decode(line)
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 await self._drop()
                 self._ended = True
                 raise EventsProtocolError("the stream sent a line that is not an event") from None
@@ -183,8 +183,7 @@ class EventSubscription:
 
     def _attach(self, response: httpx.Response) -> None:
         self._response = response
-        # aiter_lines is an async generator; kept as one so it is closed, not left to GC.
-        self._lines = cast(AsyncGenerator[str, None], response.aiter_lines())
+        self._lines = _ndjson_lines(response)
         self._delays = self._backoff.delays()
         self._retrying = False
 
@@ -208,3 +207,21 @@ class EventSubscription:
                 await lines.aclose()
             if response is not None:
                 await response.aclose()
+
+
+async def _ndjson_lines(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The lines of an NDJSON body, split at LF only: httpx's ``aiter_lines`` also splits
+    at U+2028, U+0085 and others, which a JSON string may hold raw. An async generator,
+    so :meth:`EventSubscription._drop` closes it rather than leaving it to the GC."""
+    parts: list[bytes] = []
+    async for chunk in response.aiter_bytes():
+        *ends, rest = chunk.split(b"\n")
+        for end in ends:
+            parts.append(end)
+            line = b"".join(parts)
+            parts.clear()
+            yield line
+        if rest:
+            parts.append(rest)
+    if parts:
+        yield b"".join(parts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import jwt
 import msgspec
@@ -17,9 +18,11 @@ from contracts.events import DEFAULT_AUDIENCE, MAX_ENVELOPE_BYTES
 from contracts.events_json import MAX_JSON_DEPTH
 from contracts.events_listen import ListenQuery
 from tests.transport.events_bus import EVENTS, SECRET, STREAM, Bus, auth, error_of, open_bus
+from tests.transport.served_events import serve_asgi
 from transport.events_app import MAX_ACK_BYTES
 from transport.events_auth import issue_token
 from transport.events_client import EventsClient
+from transport.events_errors import EventsProtocolError
 
 FORGED = {
     "id": "999999",
@@ -156,3 +159,35 @@ async def test_a_scope_claim_splits_on_ascii_spaces_only(bus: Bus, separator: st
     assert error_of(answer, 403)["type"] == "forbidden"
     with pytest.raises(ValueError, match="whitespace"):
         issue_token(SECRET, subject="eve", scopes=claim, ttl_seconds=60)
+
+
+async def test_a_client_splits_a_stream_at_line_feeds_only(nursery: trio.Nursery) -> None:
+    """A server that sends U+2028 and U+0085 raw inside a string (valid JSON, as an older
+    or foreign server may) still gives whole events; a line nested far past any limit
+    is a protocol error, not a RecursionError escaping the client."""
+    text = "a\u2028b\u0085c"
+    first = {**FORGED, "id": "1", "name": "jobs.a", "payload": [text]}
+    body = json.dumps(first, ensure_ascii=False).encode() + b"\n\n"
+    body += b'{"id":"2","name":"jobs.b","created_at":"t","payload":' + nested(5_000) + b"}\n"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        headers = [(b"content-type", b"application/x-ndjson")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for index in range(0, len(body), 7):  # lines cut across chunks
+            chunk = body[index : index + 7]
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    origin, _ = await serve_asgi(nursery, app)
+    query = ListenQuery(pattern="jobs.*", replay=True, follow=False)
+    async with EventsClient(origin, "token") as client, client.stream(query) as events:
+        with trio.fail_after(10):
+            event = await events.receive()
+            assert (event.id, msgspec.json.decode(event.payload)) == ("1", [text])
+            with pytest.raises(EventsProtocolError, match="not an event"):
+                await events.receive()
