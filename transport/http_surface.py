@@ -13,6 +13,12 @@ after the last. Each HTTP request gets a fresh request id (:mod:`transport.reque
 echoed as the ``x-request-id`` header) and one INFO access line on ``asm.http`` naming
 its route group and status, never its path or headers. With a :class:`Metrics`, requests
 are counted and ``GET /metrics`` is answered here (loopback peers only).
+
+HTTP/2 is not served (**decided**): hypercorn accepts an ``Upgrade: h2c`` and
+prior-knowledge HTTP/2 on cleartext and cannot be told not to, so a request that arrives
+as HTTP/2 is answered 505 before it reaches a route. No client of a loopback endpoint
+needs it, and behind a proxy that forwards ``Upgrade`` an h2c connection would pass the
+proxy's path rules by.
 """
 
 from __future__ import annotations
@@ -33,6 +39,23 @@ __all__ = ["EVENTS_PREFIX", "HttpSurface", "is_events_path"]
 EVENTS_PREFIX = "/api/v1/events"
 
 _log = logging.getLogger("asm.http")
+
+
+_HTTP2_REFUSAL = (
+    b'{"error":{"type":"http_version_not_supported","code":"http_version_not_supported",'
+    b'"message":"HTTP/2 is not served here: use HTTP/1.1"}}'
+)
+
+
+async def _refuse_http2(send: ASGISendCallable) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(_HTTP2_REFUSAL)),
+    ]
+    await send(
+        {"type": "http.response.start", "status": 505, "headers": headers, "trailers": False}
+    )
+    await send({"type": "http.response.body", "body": _HTTP2_REFUSAL, "more_body": False})
 
 
 def is_events_path(path: str) -> bool:
@@ -64,6 +87,8 @@ class HttpSurface:
     ) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "http" and scope.get("http_version") == "2":
+            await _refuse_http2(send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
         else:
