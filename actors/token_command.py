@@ -27,6 +27,7 @@ from contracts.events import (
     SCOPE_LISTEN,
     SCOPE_SEND,
 )
+from contracts.inference import BRIDGE_IDENTITY
 from transport.events_auth import issue_token
 
 __all__ = ["add_token_parser", "parse_ttl", "run_token"]
@@ -55,6 +56,10 @@ def parse_ttl(text: str) -> float:
 def _subject(text: str) -> str:
     if not text.strip() or not text.isprintable():
         raise argparse.ArgumentTypeError("the subject must be printable and not blank")
+    if text == BRIDGE_IDENTITY:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is the inference bridge's identity: no token speaks for it"
+        )
     return text
 
 

@@ -26,6 +26,7 @@ import jwt
 import msgspec
 
 from contracts.events import DEFAULT_AUDIENCE, TokenClaims
+from contracts.inference import BRIDGE_IDENTITY
 
 __all__ = [
     "ALGORITHM",
@@ -47,6 +48,9 @@ MAX_TOKEN_CHARS: Final = 8192
 """A longer bearer is refused before it is decoded."""
 
 _REQUIRED: Final = ["exp", "iat", "sub"]
+_RESERVED: Final = (
+    f"the subject {BRIDGE_IDENTITY!r} is the inference bridge's own: no token speaks for it"
+)
 
 
 class InvalidToken(Exception):
@@ -109,6 +113,8 @@ class TokenVerifier:
             except msgspec.ValidationError as error:
                 # msgspec names the claim and the expected type, never the value.
                 raise InvalidToken(f"the token's claims are malformed: {error}") from None
+            if claims.sub == BRIDGE_IDENTITY:
+                raise InvalidToken(_RESERVED)
             checked = (claims, payload.get("nbf"))
             if len(self._checked) >= CHECKED_TOKENS:
                 self._checked.clear()  # a bounded memory; a busy server re-checks, no more
@@ -174,6 +180,8 @@ def issue_token(
     _check_secret(secret)
     if not subject:
         raise ValueError("the subject must not be empty")
+    if subject == BRIDGE_IDENTITY:
+        raise ValueError(_RESERVED)
     if not ttl_seconds > 0:
         raise ValueError("ttl_seconds must be positive")
     names = [n for n in scopes.split(" ") if n] if isinstance(scopes, str) else list(scopes)

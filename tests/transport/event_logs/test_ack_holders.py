@@ -7,15 +7,18 @@ the group, the consumer and the id still acks nothing of it.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import jwt
 import pytest
 import trio
 
+from contracts.events import DEFAULT_AUDIENCE
 from contracts.events_listen import ListenQuery
-from contracts.inference import STATUS_REQUEST
+from contracts.inference import BRIDGE_IDENTITY, STATUS_REQUEST
 from tests.transport.event_logs.conftest import envelope, receive
-from tests.transport.events_bus import EVENTS, STREAM, auth, error_of, open_bus
+from tests.transport.events_bus import EVENTS, SECRET, STREAM, auth, error_of, open_bus
 from transport.event_log import EventLog
 
 BRIDGE = ListenQuery(
@@ -40,13 +43,20 @@ async def test_no_token_acks_a_request_pending_for_the_embedded_bridge(
     )
     async with open_bus(nursery, event_log) as bus, event_log.listen(BRIDGE) as bridge:
         assert (await receive(bridge)).id == request.id  # pending for the bridge
-        for subject in ("mallory", "asm-inference-bridge"):
-            answer = await bus.http.post(
-                f"{EVENTS}/ack",
-                json={**GUESSED, "id": request.id},
-                headers=auth(scopes, subject=subject),
-            )
-            assert error_of(answer, 404)["type"] == "not_found"
+        answer = await bus.http.post(
+            f"{EVENTS}/ack", json={**GUESSED, "id": request.id}, headers=auth(scopes, "mallory")
+        )
+        assert error_of(answer, 404)["type"] == "not_found"
+        # No token is issued for the bridge's subject, and one signed for it is refused.
+        now = int(time.time())
+        claims = {"sub": BRIDGE_IDENTITY, "aud": DEFAULT_AUDIENCE, "scope": scopes}
+        forged = jwt.encode({**claims, "iat": now, "exp": now + 60}, SECRET, algorithm="HS256")
+        answer = await bus.http.post(
+            f"{EVENTS}/ack",
+            json={**GUESSED, "id": request.id},
+            headers={"authorization": f"Bearer {forged}"},
+        )
+        assert error_of(answer, 401)["type"] == "invalid_auth"
         assert await event_log.ack("asm-inference", "host-a:4242", request.id)  # still pending
 
 
