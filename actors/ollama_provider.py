@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 import trio
 from msgspec import UNSET
@@ -41,6 +42,7 @@ from contracts.inference import (
     InstallResponse,
     ModelEnsureRequest,
     ModelEnsureResponse,
+    ProviderId,
     RuntimeStatus,
     StatusRequest,
     StatusResponse,
@@ -60,7 +62,7 @@ from transport.ollama_client import (
 
 __all__ = ["PROVIDER_ID", "OllamaProvider"]
 
-PROVIDER_ID = "ollama"
+PROVIDER_ID: Final[ProviderId] = "ollama"
 PROGRESS_EVERY_SECONDS = 0.2
 _log = logging.getLogger(__name__)
 
