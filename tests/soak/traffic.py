@@ -156,7 +156,8 @@ class Traffic:
     def __init__(self, target: Target, rng: random.Random) -> None:
         self.target = target
         self.rng = rng
-        self.tallies: dict[str, ModeTally] = {mode: ModeTally() for mode in MODES}
+        sent = {mode for provider in PROVIDERS for mode in modes_for(provider)}
+        self.tallies: dict[str, ModeTally] = {mode: ModeTally() for mode in MODES if mode in sent}
         self.unexpected: list[str] = []
         self._sequence = 0
 
