@@ -69,6 +69,7 @@ from transport.endpoint_http import BODY_TIMEOUT_SECONDS, Refusal, bearer_token,
 from transport.endpoint_http import read_body as read_limited
 from transport.event_log import CursorError, EventLog, StoreError
 from transport.events_auth import InvalidToken, TokenVerifier
+from transport.log_limit import LogLimit
 from transport.metrics import Metrics
 
 __all__ = [
@@ -355,6 +356,8 @@ def _json(body: object, status: int = 200) -> Response:
 
 
 def _register_error_handlers(app: QuartTrio) -> None:
+    store_warnings = LogLimit(seconds=10.0)  # an outage refuses every publish: one line
+
     async def refused(error: EventsRefusal) -> Response:
         return error.response()
 
@@ -366,7 +369,9 @@ def _register_error_handlers(app: QuartTrio) -> None:
         return EventsRefusal(400, "bad_request", str(error)).response()
 
     async def store_down(error: StoreError) -> Response:
-        _log.warning("event store failed serving %s %s: %s", request.method, request.path, error)
+        if (held := store_warnings.due()) is not None:
+            what, more = f"{request.method} {request.path}", f"{held} more refused since"
+            _log.warning("event store failed serving %s: %s (%s)", what, error, more)
         return EventsRefusal(503, "unavailable", _STORE_DOWN, {"retry-after": "1"}).response()
 
     async def http_error(error: HTTPException) -> Response:

@@ -86,3 +86,15 @@ async def test_a_store_down_before_the_200_is_a_503(
             f"{served.base_url}/api/v1/events/stream", params={"name": "jobs.*"}
         )
     assert response.status_code == 503 and response.headers["retry-after"]
+
+
+async def test_an_outage_logs_one_line_not_one_per_refused_publish(
+    flaky: tuple[ServedEvents, FlakyEventLog], caplog: pytest.LogCaptureFixture
+) -> None:
+    served, log = flaky
+    log.down()
+    async with httpx.AsyncClient(headers=AUTH, timeout=10) as http:
+        for number in range(20):
+            assert (await publish(http, served.base_url, number)).status_code == 503
+    warnings = [r for r in caplog.records if "event store failed serving" in r.getMessage()]
+    assert len(warnings) == 1
