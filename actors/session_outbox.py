@@ -22,8 +22,8 @@ from typing import Literal
 import trio
 
 from actors.session_handle import Session
-from actors.session_redaction import Redactor
-from contracts.session import Failed, Finished, SessionEvent, Started
+from actors.session_redaction import DeltaGuard, Redactor
+from contracts.session import Failed, Finished, SessionEvent, Started, TextDelta
 from transport.metrics import Metrics
 
 __all__ = ["Outbox"]
@@ -44,6 +44,7 @@ class Outbox:
     ) -> None:
         self._session = session
         self._redactor = redactor or Redactor(())
+        self._deltas = DeltaGuard(self._redactor)
         self._model = model
         self._metrics = metrics
         self._counted: Literal["no", "live", "ended"] = "no"
@@ -51,6 +52,16 @@ class Outbox:
 
     async def emit(self, event: SessionEvent) -> None:
         """Send one event, Started first; a consumer that left cancels the run."""
+        if isinstance(event, TextDelta):
+            text = self._deltas.feed(event.text)
+            if not text:
+                return  # held back: it may begin a secret
+            event = TextDelta(text=text)
+        elif isinstance(event, Finished | Failed) and (held := self._deltas.flush()):
+            await self._send(TextDelta(text=held))
+        await self._send(event)
+
+    async def _send(self, event: SessionEvent) -> None:
         session, event = self._session, self._redactor.event(event)
         if isinstance(event, Started):
             if self.started:

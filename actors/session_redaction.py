@@ -22,7 +22,9 @@ The values redacted: those of the provider's auth variables, and of every variab
 the session's environment whose name says it holds a secret (KEY, TOKEN, SECRET,
 PASSWORD, CREDENTIAL, AUTH, COOKIE), at least :data:`MIN_SECRET` characters long
 (shorter ones would cut ordinary words out of the text). A streamed answer is redacted
-delta by delta: a key split between two deltas is caught in the whole answer only.
+as one text (:class:`DeltaGuard`): a delta's end that could begin a secret is held back
+until the next delta shows whether it does, so a key split between two deltas is caught
+too; text that begins no secret is never held.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import msgspec
 
 from contracts.session import SessionEvent
 
-__all__ = ["MIN_SECRET", "REDACTED", "Redactor"]
+__all__ = ["MIN_SECRET", "REDACTED", "DeltaGuard", "Redactor"]
 
 MIN_SECRET: Final = 8
 REDACTED: Final = "[redacted]"
@@ -78,6 +80,17 @@ class Redactor:
                 text = text.replace(form, REDACTED)
         return text
 
+    def pending(self, text: str) -> int:
+        """How many characters at the end of ``text`` could be the start of a secret
+        (the longest proper prefix of a secret, raw or escaped, that ``text`` ends with)."""
+        longest = 0
+        for form in self._forms:
+            for size in range(min(len(form) - 1, len(text)), longest, -1):
+                if text.endswith(form[:size]):
+                    longest = size
+                    break
+        return longest
+
     def line(self, line: bytes) -> bytes:
         """A raw stdout line without any of the secrets, before it is decoded."""
         for form in self._byte_forms:
@@ -107,3 +120,31 @@ class Redactor:
                 if clean is not value and clean != value:
                     changed[name] = clean
         return msgspec.structs.replace(event, **changed) if changed else event
+
+
+class DeltaGuard:
+    """One streamed answer's deltas, redacted as one text::
+
+    guard = DeltaGuard(Redactor(["sk-ant-0123456789"]))
+    guard.feed("key: sk-ant-01")   # 'key: ' (the rest could begin the key: held)
+    guard.feed("23456789 ok")      # '[redacted] ok'
+    guard.flush()                  # '' (whatever is still held, at the end)
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """What of the deltas so far may go out now, redacted."""
+        if not self._redactor:
+            return text
+        text = self._redactor.text(self._held + text)
+        keep = self._redactor.pending(text)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """The text still held back (the answer ended: it began no secret after all)."""
+        held, self._held = self._held, ""
+        return held

@@ -8,6 +8,7 @@ endpoint's 502 body nor any log line may carry it, nor its first characters.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import string
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.session_redaction import MIN_SECRET, REDACTED, Redactor
+from actors.session_redaction import MIN_SECRET, REDACTED, DeltaGuard, Redactor
 from actors.system import open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.session import Failed, TextDelta, Warning
@@ -134,3 +135,45 @@ def test_every_string_field_of_an_event_is_redacted() -> None:
     assert redactor.event(failed) == Failed(
         kind="crashed", message=f"m {REDACTED}", stderr_tail=f"{REDACTED}\n"
     )
+
+
+# --- a secret split between streamed deltas ----------------------------------------
+
+
+@given(_secrets, _around, _around, st.lists(st.integers(0, 200), max_size=8))
+def test_rule_a_secret_split_between_deltas_never_leaves(
+    secret: str, before: str, after: str, cuts: list[int]
+) -> None:
+    redactor = Redactor([secret])
+    whole = before + secret + after
+    bounds = sorted({min(cut, len(whole)) for cut in cuts} | {0, len(whole)})
+    guard = DeltaGuard(redactor)
+    sent = [guard.feed(whole[a:b]) for a, b in itertools.pairwise(bounds)]
+    sent.append(guard.flush())
+    assert "".join(sent) == redactor.text(whole)
+    assert secret not in "".join(sent)
+
+
+@given(
+    st.text(string.printable.replace("Z", ""), max_size=40),
+    st.lists(st.integers(0, 40), max_size=6),
+)
+def test_rule_text_that_begins_no_secret_is_never_held(text: str, cuts: list[int]) -> None:
+    guard = DeltaGuard(Redactor(["Zq9!Zq9!Zq9!"]))  # no text without a Z begins it
+    bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
+    for a, b in itertools.pairwise(bounds):
+        assert guard.feed(text[a:b]) == text[a:b]
+    assert guard.flush() == ""
+
+
+async def test_a_secret_the_answer_streams_across_deltas_is_redacted(tmp_path: Path) -> None:
+    """The fake streams its answer a word per delta: a secret with spaces in it (an
+    environment password named like one) arrives in three deltas."""
+    secret = "open sesame 0123456789"
+    spec = fake_spec("claude", tmp_path)
+    spec = dataclasses.replace(spec, env={**spec.env, "FAKE_DB_PASSWORD": secret})
+    _, events = await run_once(spec, f"the password is {secret} ok")
+    streamed = "".join(event.text for event in events if isinstance(event, TextDelta))
+    assert sum(isinstance(event, TextDelta) for event in events) > 3
+    assert secret not in streamed and "sesame 0123456789" not in streamed
+    assert f"the password is {REDACTED} ok" in streamed
