@@ -29,7 +29,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -43,6 +43,7 @@ from actors.leases import LeasePolicy, LeaseRegistry
 from actors.pool import WarmPool
 from actors.process_ledger import ProcessLedger
 from actors.session import Session, SessionActor, SessionSpec
+from actors.state_lock import hold_state_dir
 from actors.supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -308,45 +309,54 @@ async def open_system(
     (``"127.0.0.1:0"``: a free port; ``system.base_url`` says which); ``bind=None``
     serves nothing, for the Python API alone. ``state_dir`` holds the ledger of live
     process groups; anything a previous run left there is killed before the system
-    starts (SPEC §4.4). ``environ`` is the operator environment sessions inherit from
-    (default ``os.environ``, read, never written). ``admin_token`` guards the admin
+    starts (SPEC §4.4), and the directory is locked while the system runs (another
+    process opening it gets :class:`~actors.state_lock.StateDirBusy`). ``environ`` is
+    the operator environment sessions inherit from (default ``os.environ``, read, never
+    written). ``admin_token`` guards the admin
     routes (a fresh random one by default: ``system.admin_token``). ``bus`` is the Bus
     side (:class:`actors.bus.Bus`: its store, token secret and bridge): by default an
     in-memory log with a random secret (``system.bus.issue_token`` makes tokens), None
     for none.
     """
+    # One system per state directory, for its whole life (re-entrant under asm serve,
+    # which holds it already): another process's sweep would kill this one's CLIs.
     ledger = None
     if state_dir is not None:
-        ledger = ProcessLedger.open(Path(state_dir) / "process-groups")
-        ledger.sweep()
-    work_root = tempfile.mkdtemp(prefix="asm-sessions-")
-    if ledger is not None:
-        ledger.record_directory(Path(work_root))
-    system = System(
-        config or Config(),
-        work_root,
-        os.environ if environ is None else environ,
-        ledger,
-        admin_token or secrets.token_urlsafe(32),
-        bus=Bus("memory", secret=secrets.token_bytes(32)) if bus == "memory" else bus,
-    )
-    # Started in this order, stopped in reverse: the HTTP surface stops taking requests
-    # first, then leases reap their sessions, then pools and sessions go.
-    root = [
-        ChildSpec("sessions", system._run_sessions, Restart.PERMANENT, shutdown=math.inf),
-        ChildSpec("pools", system._run_pools, Restart.PERMANENT, shutdown=math.inf),
-        ChildSpec("leases", system._run_leases, Restart.PERMANENT, shutdown=math.inf),
-    ]
-    if system.bus is not None:
-        root.append(system.bus.child_spec())
-    if bind is not None:
-        root.append(ChildSpec("http", functools.partial(system._run_http, bind), Restart.PERMANENT))
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(supervise, root, SupervisorOptions(name="root"))
-            yield system
-            nursery.cancel_scope.cancel()
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
+        ledger = ProcessLedger.open(Path(state_dir) / "process-groups")  # makes the dirs
+    holding = hold_state_dir(Path(state_dir)) if state_dir is not None else nullcontext()
+    with holding:
         if ledger is not None:
-            ledger.forget_directory(Path(work_root))
+            ledger.sweep()
+        work_root = tempfile.mkdtemp(prefix="asm-sessions-")
+        if ledger is not None:
+            ledger.record_directory(Path(work_root))
+        system = System(
+            config or Config(),
+            work_root,
+            os.environ if environ is None else environ,
+            ledger,
+            admin_token or secrets.token_urlsafe(32),
+            bus=Bus("memory", secret=secrets.token_bytes(32)) if bus == "memory" else bus,
+        )
+        # Started in this order, stopped in reverse: the HTTP surface stops taking requests
+        # first, then leases reap their sessions, then pools and sessions go.
+        root = [
+            ChildSpec("sessions", system._run_sessions, Restart.PERMANENT, shutdown=math.inf),
+            ChildSpec("pools", system._run_pools, Restart.PERMANENT, shutdown=math.inf),
+            ChildSpec("leases", system._run_leases, Restart.PERMANENT, shutdown=math.inf),
+        ]
+        if system.bus is not None:
+            root.append(system.bus.child_spec())
+        if bind is not None:
+            root.append(
+                ChildSpec("http", functools.partial(system._run_http, bind), Restart.PERMANENT)
+            )
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(supervise, root, SupervisorOptions(name="root"))
+                yield system
+                nursery.cancel_scope.cancel()
+        finally:
+            shutil.rmtree(work_root, ignore_errors=True)
+            if ledger is not None:
+                ledger.forget_directory(Path(work_root))
