@@ -50,8 +50,14 @@ async def test_codex_gets_its_own_codex_home_linked_to_the_operators_login(
         assert catalog["models"][0]["slug"] == "gpt-5"
         assert "apply_patch_tool_type" not in catalog["models"][0]
         environ = Path(f"/proc/{session.pid}/environ")
-        await until(lambda: b"CODEX_HOME=" in environ.read_bytes())
-        assert f"CODEX_HOME={root / 'codex-home'}".encode() in environ.read_bytes().split(b"\0")
+        seen: list[bytes] = []  # one reading: the fake may exit (silent_start) just after
+
+        def exec_done() -> bool:
+            seen[:] = [environ.read_bytes()]
+            return b"CODEX_HOME=" in seen[0]
+
+        await until(exec_done)
+        assert f"CODEX_HOME={root / 'codex-home'}".encode() in seen[0].split(b"\0")
         session.cancel()
 
 
