@@ -12,7 +12,7 @@ the state directory's ``events.db``::
 
 The lifespan task holds the supervision tree for the server's whole life; it is the
 root of the tree, not a background task. It holds the state directory's lock too
-(:mod:`actors.state_lock`), taken before anything there is touched: a second server
+(:mod:`actors.processes.state_lock`), taken before anything there is touched: a second server
 (``asm serve`` or another hypercorn, or a second worker) on the same directory fails
 its startup and changes nothing.
 """
@@ -24,9 +24,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from actors.config_file import load_config
-from actors.serve_command import admin_token, serve_bus
-from actors.state_lock import StateDirLock, hold_state_dir
+from actors.cli.serve import admin_token, serve_bus
+from actors.processes import StateDirLock, hold_state_dir
+from actors.serving import load_config
 from actors.system import System, open_system
 
 __all__ = ["app"]

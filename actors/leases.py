@@ -5,7 +5,7 @@ bits. It runs the endpoint's completions as sessions under the session superviso
 keeps an optional warm pool, and ends on release, on its TTL or after its idle timeout;
 ending cancels its in-flight sessions (their processes are reaped) and from then on its
 routes answer 404. The :class:`LeaseRegistry` is the northbound API and the lookup the
-HTTP app uses (it satisfies ``transport.endpoint_gateway.LeaseGateway``)::
+HTTP app uses (it satisfies ``transport.endpoint.gateway.LeaseGateway``)::
 
     descriptor, compatibility = await registry.ensure_endpoint(request)
     lease = registry.lease(descriptor.lease_ref)
@@ -28,8 +28,7 @@ from typing import NoReturn
 
 import trio
 
-from actors.pool import StartSession, WarmPool
-from actors.session import Session, SessionSpec
+from actors.sessions import Session, SessionSpec, StartSession, WarmPool
 from actors.supervisor import ChildSpec, DynamicSupervisor, Restart
 from contracts.compatibility import resolve
 from contracts.conversation import Conversation
@@ -52,9 +51,8 @@ from contracts.endpoint_refusal import (
 )
 from contracts.providers import is_published, profile
 from contracts.session import SessionEvent
-from transport.endpoint_gateway import LeaseBusy, LeaseGone
-from transport.metrics import Metrics
-from transport.request_context import resume_request
+from transport.endpoint import LeaseBusy, LeaseGone
+from transport.http import Metrics, resume_request
 
 __all__ = ["LeaseActor", "LeasePolicy", "LeaseRegistry"]
 

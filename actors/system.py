@@ -14,7 +14,7 @@ when the block exits::
 The tree (SPEC §5): a root supervisor (one_for_one) over the session supervisor
 (dynamic, temporary children: one per CLI run), the pool supervisor (dynamic; one warm
 pool per (provider, model) that asks for it), the lease registry's supervisor
-(dynamic; one lease actor per endpoint), the Bus (:mod:`actors.bus`: the event-log
+(dynamic; one lease actor per endpoint), the Bus (:mod:`actors.bus.actor`: the event-log
 actor and the inference bridge under a rest_for_one supervisor) and the transport actor
 (hypercorn serving the endpoint routes and the Bus Events API on one port).
 """
@@ -37,13 +37,10 @@ from typing import Literal
 import trio
 
 from actors.bus import Bus
-from actors.http_server import serve_http
-from actors.launch import session_spec
 from actors.leases import LeasePolicy, LeaseRegistry
-from actors.pool import WarmPool
-from actors.process_ledger import ProcessLedger
-from actors.session import Session, SessionActor, SessionSpec
-from actors.state_lock import hold_state_dir
+from actors.processes import ProcessLedger, hold_state_dir
+from actors.serving import serve_http
+from actors.sessions import Session, SessionActor, SessionSpec, WarmPool, session_spec
 from actors.supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -60,12 +57,12 @@ from contracts.endpoint import (
     EndpointDescriptor,
     InferenceRequest,
 )
-from contracts.prompt import conversation_from_messages, conversation_from_prompt
+from contracts.openai import conversation_from_messages, conversation_from_prompt
 from contracts.session import Failed, Finished, FinishReason, SessionEvent, Usage
-from transport.endpoint_app import create_endpoint_app
-from transport.events_app import create_events_app, events_capabilities
-from transport.http_surface import HttpSurface
-from transport.metrics import Metrics
+from transport.endpoint import create_endpoint_app
+from transport.events import create_events_app, events_capabilities
+from transport.http import Metrics
+from transport.surface import HttpSurface
 
 __all__ = ["Completion", "SessionFailed", "System", "open_system"]
 
@@ -109,7 +106,7 @@ class System:
         self.admin_token = admin_token
         self.bus = bus
         self.base_url: str | None = None
-        self.metrics = Metrics()  # served on GET /metrics (transport.metrics)
+        self.metrics = Metrics()  # served on GET /metrics (transport.http.metrics)
         self._work_root = work_root
         self._environ = environ
         self._ledger = ledger
@@ -310,7 +307,7 @@ async def open_system(
     serves nothing, for the Python API alone. ``state_dir`` holds the ledger of live
     process groups; anything a previous run left there is killed before the system
     starts (SPEC §4.4), and the directory is locked while the system runs (another
-    process opening it gets :class:`~actors.state_lock.StateDirBusy`). ``environ`` is
+    process opening it gets :class:`~actors.processes.StateDirBusy`). ``environ`` is
     the operator environment sessions inherit from (default ``os.environ``, read, never
     written). ``admin_token`` guards the admin
     routes (a fresh random one by default: ``system.admin_token``). ``bus`` is the Bus

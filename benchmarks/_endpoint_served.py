@@ -65,7 +65,7 @@ async def _serving(home: Path, mark: str) -> AsyncIterator[tuple[trio.Process, s
     the server (``run_process`` is cancelled), so no server outlives the script.
     """
     (home / "asm.toml").write_text(config_toml(mark))
-    argv = [sys.executable, "-m", "actors.cli", "serve", "--bind", "127.0.0.1:0"]
+    argv = [sys.executable, "-m", "actors.cli.main", "serve", "--bind", "127.0.0.1:0"]
     argv += ["--state-dir", str(home / "state"), "--config", str(home / "asm.toml")]
     stderr_path = home / "serve.stderr"
     with stderr_path.open("wb") as stderr:

@@ -28,9 +28,8 @@ import trio
 from hypercorn.typing import Framework
 
 from contracts.events import SCOPE_LISTEN, SCOPE_SEND
-from transport.event_logs import open_event_log
-from transport.events_app import create_events_app
-from transport.events_auth import TokenVerifier, issue_token
+from transport.event_log import open_event_log
+from transport.events import TokenVerifier, create_events_app, issue_token
 
 HELLO = "hello"
 _HELLO_BODY = b'{"accepted":true}'

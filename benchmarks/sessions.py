@@ -28,7 +28,7 @@ from pathlib import Path
 
 import trio
 
-from actors.pool import WarmPool
+from actors.sessions import WarmPool
 from actors.system import System, open_system
 from benchmarks._measure import print_table, quantile, status_kib
 from contracts.config import Config, ProviderSettings, SessionSettings

@@ -38,8 +38,7 @@ from typing import Any
 
 import trio
 
-from actors.pool import WarmPool
-from actors.session import Session
+from actors.sessions import Session, WarmPool
 from actors.system import System, open_system
 from benchmarks._measure import print_table, quantile
 from contracts.config import Config, ProviderSettings, SessionSettings

@@ -31,11 +31,13 @@ from pydantic import (
 from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,
+    MODEL_PATTERN,
     STATUS_REQUEST,
     VERIFY_REQUEST,
+    Invalid,
+    check_listen,
+    validate,
 )
-from contracts.inference_rules import MODEL_PATTERN, check_listen
-from contracts.inference_validation import Invalid, validate
 
 # --- the same rules as pydantic v2 models -------------------------------------------
 

@@ -20,8 +20,8 @@ way::
     assistant: Bonjour
     user: good night
 
-:mod:`contracts.prompt` builds one from OpenAI chat messages (the mapping rule lives
-there); :mod:`contracts.openai` adds the request options a body carries.
+:mod:`contracts.openai.prompt` builds one from OpenAI chat messages (the mapping rule lives
+there); :mod:`contracts.openai.requests` adds the request options a body carries.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     """The client's system text, its turns in order (the last one a user turn), and options.
 
     ``system`` is ``""`` when the client sent none. Build one with
-    :func:`contracts.prompt.conversation_from_messages` (which enforces the shape), or
+    :func:`contracts.openai.conversation_from_messages` (which enforces the shape), or
     :meth:`from_prompt` for a bare prompt.
     """
 

@@ -29,8 +29,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from contracts.inference import Environment
-from contracts.inference_rules import NODE_ID_PATTERN, secret_ref_ok
+from contracts.inference import NODE_ID_PATTERN, Environment, secret_ref_ok
 
 __all__ = [
     "DEFAULT_OLLAMA_URL",

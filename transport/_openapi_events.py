@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from contracts.events_json import MAX_JSON_DEPTH
+from contracts.events import MAX_JSON_DEPTH
 
 __all__ = ["Json", "bus_errors", "events_paths", "json_body", "ref"]
 

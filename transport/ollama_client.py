@@ -31,6 +31,8 @@ from typing import Any, Final, TypeVar
 import httpx
 import msgspec
 
+from transport.http import check_base_url
+
 __all__ = [
     "ModelDetails",
     "ModelInfo",
@@ -217,13 +219,7 @@ class OllamaClient:
         http: httpx.AsyncClient | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
-        try:
-            url = httpx.URL(base_url.strip().rstrip("/"))
-        except httpx.InvalidURL:
-            url = None
-        if url is None or url.scheme not in ("http", "https") or not url.host:
-            # Not echoed: a malformed URL may hold a password where the host should be.
-            raise ValueError("the Ollama URL is not an http(s):// URL with a host")
+        url = check_base_url(base_url, "the Ollama URL")
         self._base = str(url.copy_with(query=None, fragment=None))
         self._shown = str(url.copy_with(username=None, password=None, query=None, fragment=None))
         userinfo = url.userinfo.decode("ascii", "replace")

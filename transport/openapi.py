@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of every HTTP route of ``asm serve`` (SPEC §3, BUS.md §2).
 
 One port answers the endpoint app (lease routes, admin routes, ``/healthz``,
-``/openapi.json``), the Bus Events API (:mod:`transport.events_app`) and ``/metrics``
-(Prometheus text). The endpoint app serves this document at ``GET /openapi.json``::
+``/openapi.json``), the Bus Events API (:mod:`transport.events.app`) and ``/metrics``
+(Prometheus text). The HTTP surface (:mod:`transport.surface`) serves it at ``GET /openapi.json``::
 
     document = openapi_document()
     document["paths"]["/leases/{lease_ref}/v1/chat/completions"]["post"]
@@ -20,20 +20,21 @@ from typing import Any, Final
 
 import msgspec
 
-from contracts import __version__, openai
-from contracts import events as bus
+from contracts import __version__
 from contracts.endpoint import ConsumerManifest
-from contracts.events_listen import AckRequest
-from contracts.openai_responses import ChatCompletion, Model, ModelList
+from contracts.events import AckRequest
+from contracts.events import envelope as bus
+from contracts.openai import ChatCompletion, Model, ModelList
+from contracts.openai import requests as openai
 from transport._openapi_events import Json, events_paths, json_body, ref
-from transport.endpoint_admin import (
+from transport.endpoint import (
     EndpointList,
     EnsuredEndpoint,
     EnsureEndpointBody,
     RefusalBody,
     ServiceHealth,
 )
-from transport.events_app import EventsCapabilities
+from transport.events import EventsCapabilities
 
 __all__ = ["OPENAPI_VERSION", "openapi_document"]
 

@@ -13,7 +13,7 @@ splits its work in two (SPEC §4.5):
   takes history one message at a time); ``hold_stdin`` keeps stdin open until the CLI
   has answered (closing it early ends claude's input loop).
 
-Everything here is pure data: the session actor (``actors.session``) performs it::
+Everything here is pure data: the session actor (``actors.sessions.session``) performs it::
 
     launch = driver.launch(LaunchRequest(executable="/bin/claude", model="m",
                                          workspace=Workspace("/tmp/s1", "5f0c…")))

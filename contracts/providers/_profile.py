@@ -74,9 +74,9 @@ class ProviderProfile(msgspec.Struct, frozen=True, kw_only=True):
     stdin_wait_seconds: float | None = None
     """How long the CLI waits for its prompt on stdin before it gives up (None: forever),
     in the input mode its driver uses. The warm pool parks a session for less than this
-    (:mod:`actors.pool`)."""
+    (:mod:`actors.sessions.pool`)."""
     parameters: frozenset[str] = frozenset()
-    """The request parameters its driver passes on (:mod:`contracts.openai_params`); any
+    """The request parameters its driver passes on (:mod:`contracts.openai.params`); any
     other one a client gives is ignored and named in ``x-asm-ignored-params``."""
     response_formats: frozenset[str] = frozenset()
     """The ``response_format`` types it can hold an answer to (others are a 400)."""

@@ -19,12 +19,13 @@ from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,
     PAYLOAD_TYPES,
+    RULES_FOR,
     RUNTIME_STATUSES,
+    SECRET_REF_PREFIX,
     STATUS_RESPONSE,
     VERIFY_RESPONSE,
+    Rule,
 )
-from contracts.inference_rules import SECRET_REF_PREFIX, Rule
-from contracts.inference_validation import RULES_FOR
 from contracts.testing._inference_valid import hostnames, models, valid_payloads
 
 JSON = Any

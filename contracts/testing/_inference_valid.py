@@ -18,13 +18,15 @@ from contracts.inference import (
     INSTALL_RESPONSE,
     MODEL_ENSURE_REQUEST,
     MODEL_ENSURE_RESPONSE,
+    NODE_ID_PATTERN,
     RUNTIME_STATUSES,
+    SECRET_REF_PREFIX,
+    SERVICE_USER_PATTERN,
     STATUS_REQUEST,
     STATUS_RESPONSE,
     VERIFY_REQUEST,
     VERIFY_RESPONSE,
 )
-from contracts.inference_rules import NODE_ID_PATTERN, SECRET_REF_PREFIX, SERVICE_USER_PATTERN
 
 JSON = Any
 Draw = Callable[[st.SearchStrategy[Any]], Any]

@@ -23,9 +23,10 @@ from typing import Any, get_args
 from hypothesis import strategies as st
 from msgspec import UNSET
 
-from contracts import conversation, openai, openai_responses, session
-from contracts.openai_params import PARAMETERS
-from contracts.prompt import ROLES, SYSTEM_ROLES
+from contracts import conversation, session
+from contracts.openai import PARAMETERS, ROLES, SYSTEM_ROLES
+from contracts.openai import requests as openai
+from contracts.openai import responses as openai_responses
 
 IGNORED_OPENAI_FIELDS: tuple[str, ...] = (
     "presence_penalty",

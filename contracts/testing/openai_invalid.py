@@ -21,8 +21,7 @@ from typing import Any, Literal, get_args
 import msgspec
 from hypothesis import strategies as st
 
-from contracts.openai import MAX_BODY_BYTES
-from contracts.prompt import MAX_MESSAGES, MAX_PROMPT_BYTES, ROLES
+from contracts.openai import MAX_BODY_BYTES, MAX_MESSAGES, MAX_PROMPT_BYTES, ROLES
 from contracts.testing.openai import chat_messages, json_values
 
 __all__ = ["REQUEST_RULES", "InvalidChatRequest", "RequestRule", "invalid_chat_requests"]

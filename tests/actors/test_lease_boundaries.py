@@ -19,10 +19,10 @@ import httpx
 import pytest
 import trio
 
-from actors.logging_setup import JsonFormatter
+from actors.serving import JsonFormatter
 from actors.system import System, open_system
 from contracts.config import Config, LeaseSettings, ProviderSettings, SessionSettings
-from tests.actors.sessions import fake_environ, until
+from tests.actors.sessions.sessions import fake_environ, until
 
 
 @asynccontextmanager

@@ -16,9 +16,9 @@ from contracts.config import Config, LeaseSettings, ProviderSettings, SessionSet
 from contracts.endpoint import InferenceRequest
 from contracts.endpoint_refusal import EndpointRefused
 from contracts.session import Finished, Started
-from tests.actors.sessions import fake_environ, until
+from tests.actors.sessions.sessions import fake_environ, until
 from tests.processes import alive
-from transport.endpoint_gateway import LeaseBusy, LeaseGone
+from transport.endpoint import LeaseBusy, LeaseGone
 
 PROMPT = "Hello, lease."
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.process_ledger import ProcessLedger
-from actors.session import Session, SessionSpec
+from actors.processes import ProcessLedger
+from actors.sessions import Session, SessionSpec
 from actors.system import SessionFailed, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.conversation import Conversation
 from contracts.session import Finished, Started, TextDelta
-from tests.actors.sessions import children_environ, fake_environ, fake_spec, until
+from tests.actors.sessions.sessions import children_environ, fake_environ, fake_spec, until
 from tests.fakes.fake_cli import answer_text, expected_tokens
 from tests.processes import alive, gone_within
 
@@ -202,7 +202,7 @@ async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_whe
     tmp_path: Path,
 ) -> None:
     """A CLI that gives up on stdin (claude: 3 s) must not make an idle pool churn."""
-    from actors.pool import WarmPool
+    from actors.sessions import WarmPool
 
     async with open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system:
         starts: list[int] = []
@@ -228,7 +228,7 @@ async def test_a_pool_retires_a_session_parked_too_long_and_parks_again_only_whe
 def test_claude_parks_without_a_limit_and_gemini_never_parks(tmp_path: Path) -> None:
     """claude waits on stream-json input as long as stdin is open; gemini gives up on
     stdin after 0.5 s and reads its conversation as it starts: no pool parks it."""
-    from actors.pool import WarmPool
+    from actors.sessions import WarmPool
 
     async def start(spec: SessionSpec, conversation: Conversation | None = None) -> Session:
         raise AssertionError("not started here")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.state_lock import StateDirBusy
+from actors.processes import StateDirBusy
 from actors.system import open_system
-from tests.actors.sessions import children_environ
+from tests.actors.sessions.sessions import children_environ
 
 HOLDER = """
 import sys, trio

@@ -18,7 +18,7 @@ from contracts.endpoint import (
     consumer_manifest,
 )
 from contracts.providers import AMP, CLAUDE, GEMINI, ProviderProfile, Publication, publication
-from contracts.testing.endpoint import backend_manifests, consumer_manifests, inference_requests
+from contracts.testing import backend_manifests, consumer_manifests, inference_requests
 
 REASONS = set(typing.get_args(CompatibilityReason))
 

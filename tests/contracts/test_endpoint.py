@@ -29,7 +29,7 @@ from contracts.endpoint import (
     filter_authority_refs,
 )
 from contracts.providers import CLAUDE, GEMINI, publication
-from contracts.testing.endpoint import (
+from contracts.testing import (
     authority_ref_maps,
     backend_manifests,
     backend_metadata,

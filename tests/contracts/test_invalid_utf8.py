@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.events import EnvelopeError, parse_batch, parse_envelope
-from contracts.inference import REQUEST_NAMES
-from contracts.inference_validation import Invalid, validate
+from contracts.inference import REQUEST_NAMES, Invalid, validate
 from contracts.openai import OpenAIRequestError, validate_chat_request
 
 # Bytes that stay inside the JSON string they are put in (no quote, no escape).

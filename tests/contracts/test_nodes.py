@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.config import Config, ConfigError, parse_config
-from contracts.inference_rules import NODE_ID_PATTERN, SECRET_REF_PATTERN
+from contracts.inference import NODE_ID_PATTERN, SECRET_REF_PATTERN
 from contracts.nodes import NodeSettings, SecretsSettings, official_installer
 
 _SSH = 'runner = "ssh"\nhost = "10.0.0.5"\n'

@@ -22,7 +22,7 @@ from contracts.session import (
     decode_event,
     encode_event,
 )
-from contracts.testing.openai import FAILED_KINDS, session_events
+from contracts.testing import FAILED_KINDS, session_events
 
 
 @given(session_events())

@@ -56,8 +56,8 @@ from contracts.endpoint import (
 from contracts.endpoint_refusal import EndpointRefusal, EndpointRefused, RefusalCode
 from contracts.providers import profile
 from contracts.session import Finished, SessionEvent, Started
-from transport.endpoint_app import create_endpoint_app
-from transport.endpoint_gateway import LeaseBusy, LeaseGone
+from transport.endpoint import LeaseBusy, LeaseGone, create_endpoint_app
+from transport.surface import HttpSurface
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ MODEL = "claude-sonnet-4-5"
 HELLO: dict[str, object] = {"messages": [{"role": "user", "content": "Hi"}]}
 
 
-async def serve_on_loopback(nursery: trio.Nursery, app: QuartTrio) -> str:
+async def serve_on_loopback(nursery: trio.Nursery, app: QuartTrio | HttpSurface) -> str:
     """Serve ``app`` with real hypercorn on a free loopback port; returns its origin."""
     config = hypercorn.Config()
     config.bind = ["127.0.0.1:0"]
@@ -290,7 +290,7 @@ async def open_served(
     """Serve a fresh app over a fresh FakeGateway: ``async with open_served(nursery) as s``."""
     gateway = FakeGateway(nursery)
     app = create_endpoint_app(gateway, admin_token=ADMIN_TOKEN, keepalive_seconds=keepalive_seconds)
-    origin = await serve_on_loopback(nursery, app)
+    origin = await serve_on_loopback(nursery, HttpSurface(app, None))
     async with httpx.AsyncClient(base_url=origin, timeout=read_seconds) as http:
         yield Served(gateway, origin, http)
 

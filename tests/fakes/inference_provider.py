@@ -1,4 +1,4 @@
-"""A scriptable :class:`~actors.inference_registry.InferenceProvider` for the bridge's tests.
+"""A scriptable :class:`~actors.bus.InferenceProvider` for the bridge's tests.
 
 It serves the nodes it is given, records every call, and answers ok unless told
 otherwise; each operation can be told to wait for an event, to sleep, to raise, or (verify)

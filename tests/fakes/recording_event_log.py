@@ -16,8 +16,7 @@ from contextlib import AbstractAsyncContextManager
 
 import trio
 
-from contracts.events import Event, PublishEnvelope
-from contracts.events_listen import ListenQuery
+from contracts.events import Event, ListenQuery, PublishEnvelope
 from transport.event_log import EventLog, EventStream
 
 

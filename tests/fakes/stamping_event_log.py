@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
-from contracts.events import Event, PublishEnvelope
-from contracts.events_listen import ListenQuery
+from contracts.events import Event, ListenQuery, PublishEnvelope
 from transport.event_log import EventLog, EventStream
 
 

@@ -15,7 +15,7 @@ import pytest
 from actors.system import open_system
 from contracts.config import Config, ProviderSettings, ServerSettings
 from contracts.endpoint import InferenceRequest
-from tests.actors.sessions import fake_environ
+from tests.actors.sessions.sessions import fake_environ
 from tests.fakes.fake_cli import answer_pieces
 
 pytestmark = pytest.mark.slow

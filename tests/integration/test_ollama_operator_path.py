@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.actors.ollama_nodes import FAKES, SMALL_MODEL, environ, free_port, is_listening
+from tests.actors.ollama.ollama_nodes import FAKES, SMALL_MODEL, environ, free_port, is_listening
 
 ASM = str(Path(sys.executable).with_name("asm"))
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 from actors.system import System, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.endpoint import EndpointDescriptor, InferenceRequest
-from tests.actors.sessions import fake_environ
+from tests.actors.sessions.sessions import fake_environ
 from tests.fakes.fake_cli import answer_text, expected_tokens
 from tests.processes import gone_within, group_members
 

@@ -21,7 +21,7 @@ import httpx
 import openai
 import trio
 
-from tests.actors.sessions import children_environ
+from tests.actors.sessions.sessions import children_environ
 from tests.processes import running_descendants
 
 ASM = str(Path(sys.executable).with_name("asm"))

@@ -3,7 +3,7 @@
 The publishers ``POST /api/v1/events`` (now and then a batch of five on
 ``/api/v1/events:batch``) and keep the id of every acknowledged event; a 503 with
 ``retry-after`` (the store is away) is counted and waited out. The listener
-follows the same name with :class:`transport.events_client.EventsClient`, which
+follows the same name with :class:`transport.events.EventsClient`, which
 reconnects across the kill -9 and resumes with ``after=<last id>``. At the end
 :meth:`EventsLoad.check` compares what was acknowledged with a full replay of the
 restarted server and with what the listener received::
@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import httpx
 import trio
 
-from contracts.events_listen import ListenQuery
+from contracts.events import ListenQuery
 from tests.soak.traffic import Target
-from transport.events_client import Backoff, EventsClient
+from transport.events import EventsClient
+from transport.http import Backoff
 
 NAME = "soak.load.tick"
 PUBLISH_PAUSE_S = 0.02

@@ -33,7 +33,7 @@ import trio
 
 from benchmarks._measure import status_kib
 from contracts.providers import DRIVERS, PROFILES
-from tests.actors.sessions import children_environ, fake_environ
+from tests.actors.sessions.sessions import children_environ, fake_environ
 from tests.fakes.fake_cli import DEFAULT_MODELS, PROVIDERS
 from tests.processes import alive, descendants, gone_within, process_table
 from tests.soak.events_load import EventsLoad
@@ -50,7 +50,7 @@ SETTLE_S = 2.0  # after the load, before the last memory sample
 GUARD_S = 60.0  # hang guard of every wait on the server
 POOL_SIZE = 1  # ``asm serve``'s warm pool per lease (SPEC §4.5)
 # Once the load stops, a pool whose CLI gives up waiting on stdin (claude) retires its
-# parked session unused and parks again only on the next request (actors/pool.py).
+# parked session unused and parks again only on the next request (actors/sessions/pool.py).
 # Parked at the end: one per lease of a CLI that parks and never gives up on stdin.
 PARKED_AT_SETTLE = sum(
     POOL_SIZE for p in PROVIDERS if DRIVERS[p].parks and PROFILES[p].stdin_wait_seconds is None

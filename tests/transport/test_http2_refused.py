@@ -13,7 +13,7 @@ import httpx
 
 from actors.system import open_system
 from contracts.config import Config
-from tests.actors.sessions import fake_environ
+from tests.actors.sessions.sessions import fake_environ
 
 
 async def test_a_request_over_http2_is_refused_505_and_http11_is_served(tmp_path: Path) -> None:

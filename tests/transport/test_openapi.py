@@ -11,15 +11,14 @@ from openapi_spec_validator import validate
 from quart_trio import QuartTrio
 
 from tests.fakes.fake_gateway import ADMIN_TOKEN, FakeGateway, Served, open_served
-from tests.transport.served_events import SECRET
-from transport.endpoint_app import create_endpoint_app
-from transport.event_log_memory import open_memory_log
-from transport.events_app import create_events_app
-from transport.events_auth import TokenVerifier
+from tests.transport.events.served_events import SECRET
+from transport.endpoint import create_endpoint_app
+from transport.event_log import open_memory_log
+from transport.events import TokenVerifier, create_events_app
 from transport.openapi import openapi_document
 
-#: Served by transport.http_surface itself, beside the two apps.
-SURFACE_ROUTES = {("/metrics", "get")}
+#: Served by transport.surface itself, beside the two apps.
+SURFACE_ROUTES = {("/metrics", "get"), ("/openapi.json", "get")}
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 

@@ -22,12 +22,11 @@ from schemathesis.core.transport import Response
 
 from tests.fakes.fake_gateway import ADMIN_TOKEN, MODEL, FakeGateway, serve_on_loopback
 from tests.fakes.recording_event_log import RecordingEventLog
-from tests.transport.served_events import SECRET as EVENTS_SECRET
-from tests.transport.served_events import serve_asgi, token
-from transport.endpoint_app import create_endpoint_app
-from transport.event_log_memory import open_memory_log
-from transport.events_app import create_events_app
-from transport.events_auth import TokenVerifier
+from tests.transport.events.served_events import SECRET as EVENTS_SECRET
+from tests.transport.events.served_events import serve_asgi, token
+from transport.endpoint import create_endpoint_app
+from transport.event_log import open_memory_log
+from transport.events import TokenVerifier, create_events_app
 from transport.openapi import openapi_document
 
 MAX_EXAMPLES = 30

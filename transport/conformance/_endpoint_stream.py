@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.testing.openai import chat_requests
+from contracts.testing import chat_requests
 from transport.conformance._endpoint_target import EndpointTarget, check_usage
 from transport.conformance._harness import Rule, Violation
 

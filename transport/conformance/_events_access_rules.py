@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from contracts.events import Action
 from contracts.inference import EVENT_NAMES
-from contracts.testing.events_conformance import AUTH_ROUTES, BAD_AUTHORIZATIONS, TAMPERINGS
+from contracts.testing import AUTH_ROUTES, BAD_AUTHORIZATIONS, TAMPERINGS
 from transport.conformance._events_publish_rules import oversized
 from transport.conformance._events_target import EventsTarget, bus_error, envelope_problem
 from transport.conformance._events_tokens import TokenGrant, secret_parts, tampered

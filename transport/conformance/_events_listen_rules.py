@@ -7,8 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.testing.events import envelopes
-from contracts.testing.events_conformance import (
+from contracts.testing import (
     BadListenQuery,
     CorrelationExample,
     CursorExample,
@@ -17,6 +16,7 @@ from contracts.testing.events_conformance import (
     bad_listen_queries,
     correlation_examples,
     cursor_examples,
+    envelopes,
     prefix_examples,
     unicast_examples,
 )

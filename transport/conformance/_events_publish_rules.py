@@ -9,11 +9,13 @@ from typing import Any
 from hypothesis import strategies as st
 
 from contracts.events import MAX_ENVELOPE_BYTES
-from contracts.testing.events import InvalidEnvelope, envelopes, invalid_envelopes
-from contracts.testing.events_conformance import (
+from contracts.testing import (
     BatchExample,
+    InvalidEnvelope,
     batch_examples,
     claimed_identities,
+    envelopes,
+    invalid_envelopes,
     oversized_extras,
 )
 from transport.conformance._events_target import (

@@ -20,8 +20,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.testing.openai import chat_requests
-from contracts.testing.openai_invalid import InvalidChatRequest, RequestRule, invalid_chat_requests
+from contracts.testing import InvalidChatRequest, RequestRule, chat_requests, invalid_chat_requests
 from transport.conformance._endpoint_stream import stream_rules
 from transport.conformance._endpoint_target import (
     EndpointTarget,

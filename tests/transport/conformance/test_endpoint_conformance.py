@@ -14,9 +14,9 @@ import trio
 from tests.fakes.fake_gateway import ADMIN_TOKEN, MODEL, FakeGateway, serve_on_loopback
 from tests.fakes.planted_bugs import PlantedBug
 from tests.fakes.planted_endpoint import LEASE_SCRIPT, endpoint_bugs
+from transport.conformance import check_endpoint
 from transport.conformance._harness import Budget, Outcome
-from transport.conformance.endpoint import check_endpoint
-from transport.endpoint_app import create_endpoint_app
+from transport.endpoint import create_endpoint_app
 
 BUG_NAMES = sorted(endpoint_bugs("token"))
 

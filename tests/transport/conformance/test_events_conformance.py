@@ -16,12 +16,11 @@ import trio
 
 from tests.fakes.planted_bugs import PlantedBug
 from tests.fakes.planted_events import events_bugs
-from tests.transport.served_events import ALL_SCOPES, SECRET, serve_asgi, token
+from tests.transport.events.served_events import ALL_SCOPES, SECRET, serve_asgi, token
+from transport.conformance import check_events, read_token_file
 from transport.conformance._harness import Budget, Outcome
-from transport.conformance.events import check_events, read_token_file
-from transport.event_log_memory import open_memory_log
-from transport.events_app import create_events_app
-from transport.events_auth import TokenVerifier
+from transport.event_log import open_memory_log
+from transport.events import TokenVerifier, create_events_app
 
 FULL = token(ALL_SCOPES, subject="conformance-admin")
 NARROW = token("events:send events:listen", subject="conformance-user")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from hypothesis import strategies as st
 
+from transport.conformance import all_passed, render_table
 from transport.conformance._harness import Budget, Outcome, Rule, Violation, run_rule
 from transport.conformance._http import Answer
-from transport.conformance.table import all_passed, render_table
 
 
 def _never_above_ten(number: int) -> None:

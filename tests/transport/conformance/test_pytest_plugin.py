@@ -16,10 +16,9 @@ import trio
 
 from tests.transport.conformance.test_endpoint_conformance import served_endpoint
 from tests.transport.conformance.test_events_conformance import FULL, NARROW
-from tests.transport.served_events import SECRET, serve_asgi
-from transport.event_log_memory import open_memory_log
-from transport.events_app import create_events_app
-from transport.events_auth import TokenVerifier
+from tests.transport.events.served_events import SECRET, serve_asgi
+from transport.event_log import open_memory_log
+from transport.events import TokenVerifier, create_events_app
 
 PYTEST = str(Path(sys.executable).parent / "pytest")
 

@@ -1,0 +1,30 @@
+"""The bus side of the system: the event-log actor, the provider registry and the bridge.
+
+:class:`Bus` runs the event log and the :class:`InferenceBridge`, which answers
+``bus.inference.*`` requests (BUS.md §3) through the providers of a
+:class:`ProviderRegistry`; a long operation reports progress on ``PROGRESS_NAME``::
+
+    registry = ProviderRegistry([OllamaProvider(...)])
+    bus = Bus(store="sqlite:.asm/events.db", registry=registry)
+
+Once started, the bus is its own failure domain: a store outage pauses it and never
+ends the server.
+"""
+
+from __future__ import annotations
+
+from actors.bus.actor import Bus
+from actors.bus.bridge import InferenceBridge
+from actors.bus.progress import PROGRESS_NAME, progress_to, report_progress
+from actors.bus.registry import InferenceProvider, ProviderRegistry, Refusal
+
+__all__ = [
+    "PROGRESS_NAME",
+    "Bus",
+    "InferenceBridge",
+    "InferenceProvider",
+    "ProviderRegistry",
+    "Refusal",
+    "progress_to",
+    "report_progress",
+]

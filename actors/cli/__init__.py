@@ -1,0 +1,26 @@
+"""The two commands: ``asm`` (:mod:`actors.cli.main`) and ``bus-integration-inference``.
+
+One module per command group (``serve``, ``query``, ``endpoint``, ``providers``,
+``tokens``, ``events``, ``inference``, ``conformance``); exit codes and the option
+parsers they share are defined once, in :mod:`actors.cli.common`::
+
+    >>> from actors.cli import main
+    >>> main(["--version"])  # doctest: +SKIP
+
+``main`` is imported on first use: ``bus-integration-inference``
+(:mod:`actors.cli.bus_integration`) loads this package too, and must start without
+loading the HTTP stack that ``asm``'s commands need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``asm``; returns the exit code."""
+    from actors.cli.main import main as asm_main  # noqa: PLC0415 - deferred on purpose
+
+    return asm_main(argv)

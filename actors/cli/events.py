@@ -1,0 +1,203 @@
+"""``asm events send|listen``: a Bus Events API from a shell (SPEC §7, BUS.md §2).
+
+    export BUS_EVENTS_API_BASE_URL=http://127.0.0.1:8787
+    export BUS_EVENTS_TOKEN=$(asm token issue --subject me --scope "events:send events:listen")
+    asm events send --name jobs.created --payload '{"id": 7}'
+    asm events listen --name 'jobs.*' --replay --no-follow
+
+The server is ``$BUS_EVENTS_API_BASE_URL`` (without ``/api/v1/events``), the token
+``$BUS_API_TOKEN``, else ``$BUS_EVENTS_TOKEN``: never a command-line argument, where
+other users could read it. A missing variable is a usage error (exit 2).
+
+``send`` prints the receipt as one line of JSON. ``listen`` prints one event per line
+as the server sends it (flushed each), and follows until interrupted: SIGINT or
+SIGTERM ends it with 128 + the signal's number (130 for Ctrl-C), as a shell reports an
+interrupted command. A lost connection is reconnected (a note on stderr) and resumes
+after the last event printed; a server unreachable at the start is a failure. A reader
+that goes away (``| head -1``) ends it quietly with 0. Server errors print the
+server's error type and message on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final
+
+import msgspec
+import trio
+
+from contracts.events import MAX_JSON_DEPTH, ListenQuery, event_line
+from transport.events import EventsAuthError, EventsClient, EventsError
+
+__all__ = ["BASE_URL_ENV", "TOKEN_ENVS", "add_events_parser", "run_events"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+BASE_URL_ENV: Final = "BUS_EVENTS_API_BASE_URL"
+TOKEN_ENVS: Final = ("BUS_API_TOKEN", "BUS_EVENTS_TOKEN")
+
+
+class UsageError(Exception):
+    """A command that cannot run as given (exit 2); the message says what to set."""
+
+
+def add_events_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    """Register ``asm events send|listen`` on the ``asm`` subcommand parser."""
+    environment = (
+        f"The server is ${BASE_URL_ENV}; the token ${TOKEN_ENVS[0]}, else ${TOKEN_ENVS[1]}."
+    )
+    events = commands.add_parser("events", help="publish and listen on a Bus Events API")
+    actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
+    send = actions.add_parser(
+        "send", help="publish one event; prints its receipt", description=environment
+    )
+    send.add_argument("--name", required=True, help="the event name, e.g. jobs.created")
+    send.add_argument("--payload", required=True, type=_json, help="the payload, as JSON")
+    send.add_argument("--correlation-id", default=None, help="the correlation id")
+    listen = actions.add_parser(
+        "listen", help="print events as they come, one JSON per line", description=environment
+    )
+    listen.add_argument("--name", required=True, help="an event name, or a prefix ending in .*")
+    listen.add_argument("--delivery", choices=("broadcast", "unicast"), default="broadcast")
+    listen.add_argument("--group", default=None, help="unicast group (default: default)")
+    listen.add_argument("--consumer", default=None, help="unicast consumer (default: default)")
+    listen.add_argument("--correlation-id", default=None, help="only events with this id")
+    listen.add_argument("--replay", action="store_true", help="start at the oldest retained event")
+    listen.add_argument(
+        "--no-follow", action="store_true", help="stop once the events so far are printed"
+    )
+
+
+def run_events(args: argparse.Namespace) -> int:
+    """Run ``asm events <action>`` with parsed ``args``; returns the exit code."""
+    action: str = args.events_action
+    try:
+        if action == "send":
+            return trio.run(_send, _client(os.environ), args)
+        query = _listen_query(args)
+        client = _client(os.environ)
+        with _notes_on_stderr(f"asm events {action}"):
+            return trio.run(_until_signalled, lambda: _listen(client, query))
+    except UsageError as error:
+        print(f"asm events {action}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except EventsError as error:
+        print(f"asm events {action}: {error}{_hint(error)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _client(environ: Mapping[str, str]) -> EventsClient:
+    base_url = environ.get(BASE_URL_ENV, "").strip()
+    if not base_url:
+        raise UsageError(
+            f"{BASE_URL_ENV} is not set; set it to the server's base URL (without /api/v1/events)"
+        )
+    token = next((environ[name].strip() for name in TOKEN_ENVS if environ.get(name)), "")
+    if not token:
+        raise UsageError(
+            f"neither {TOKEN_ENVS[0]} nor {TOKEN_ENVS[1]} is set; "
+            "set one to a token (`asm token issue` makes one)"
+        )
+    try:
+        return EventsClient(base_url, token)
+    except ValueError as error:  # names the variable's role, never its value
+        raise UsageError(str(error)) from None
+
+
+def _hint(error: EventsError) -> str:
+    if isinstance(error, EventsAuthError):
+        return f"; check the token in ${TOKEN_ENVS[0]} or ${TOKEN_ENVS[1]}"
+    return ""
+
+
+def _listen_query(args: argparse.Namespace) -> ListenQuery:
+    if args.delivery != "unicast" and (args.group or args.consumer):
+        raise UsageError("--group and --consumer need --delivery unicast")
+    return ListenQuery(
+        pattern=args.name,
+        delivery=args.delivery,
+        group=args.group or "default",
+        consumer=args.consumer or "default",
+        replay=args.replay,
+        follow=not args.no_follow,
+        correlation_id=args.correlation_id,
+    )
+
+
+async def _send(client: EventsClient, args: argparse.Namespace) -> int:
+    async with client:
+        receipt = await client.publish(args.name, args.payload, correlation_id=args.correlation_id)
+    print(msgspec.json.encode(receipt).decode(), flush=True)
+    return EXIT_OK
+
+
+async def _listen(client: EventsClient, query: ListenQuery) -> int:
+    out = sys.stdout.buffer
+    async with client, client.stream(query, wait_for_server=False) as events:
+        async for event in events:
+            try:
+                out.write(event_line(event))  # one line, whatever its strings hold
+                out.flush()
+            except BrokenPipeError:
+                # The reader is gone: stop quietly, and keep the interpreter's own flush
+                # at exit from failing on the same pipe.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return EXIT_OK
+    return EXIT_OK
+
+
+async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
+    """``run()``'s exit code, or 128 + the number of a SIGINT or SIGTERM that stops it."""
+    received: list[int] = []
+    failure: EventsError | None = None
+    code = EXIT_FAILED
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for signum in signals:
+                    received.append(signum)
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(watch)
+            try:
+                code = await run()
+            except EventsError as error:  # raised after the nursery, not in its group
+                failure = error
+            nursery.cancel_scope.cancel()
+    if received:
+        return 128 + received[0]
+    if failure is not None:
+        raise failure
+    return code
+
+
+@contextmanager
+def _notes_on_stderr(prefix: str) -> Iterator[None]:
+    """Show the client's reconnection notes on stderr while the command runs."""
+    logger = logging.getLogger("transport")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _json(text: str) -> msgspec.Raw:
+    """The payload as given (checked to be JSON, sent byte for byte)."""
+    try:
+        msgspec.json.decode(text)
+    except msgspec.DecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError(f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+    return msgspec.Raw(text.strip().encode())

@@ -1,0 +1,196 @@
+"""``asm serve``: endpoints, admin routes, the Bus Events API and the bridge (SPEC §7).
+
+    asm serve --bind 127.0.0.1:8787 --state-dir .asm [--store sqlite:PATH|memory|redis://…]
+
+One server per state directory: before it touches anything there it takes the
+directory's lock (``serve.lock``, :mod:`actors.processes.state_lock`) for its whole life; a second
+start on the same directory exits 1 naming the running server's pid and port, and
+changes nothing. On ready it writes ``<state-dir>/server.json``
+(``{"base_url","pid","store"}``) and prints ``asm: serving on <base_url>``. The state
+directory holds ``admin.token`` and ``events.secret`` (kept across restarts), the
+default event store ``events.db`` (sqlite), and the ledger of live CLI process groups,
+swept at start (under the lock) so nothing a crashed run left behind survives. Every
+file there is 0600: they hold secrets, events or pids. ``--events-url`` puts the bridge on a
+remote Bus Events API (its token from ``BUS_API_TOKEN`` or ``BUS_EVENTS_TOKEN``).
+SIGINT or SIGTERM stops it: the HTTP surface first, then the bridge and the store, then
+every lease and session, every CLI reaped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+
+from actors.bus import Bus, ProviderRegistry
+from actors.ollama import OllamaProvider, SecretResolver
+from actors.processes import ProcessLedger, StateDirBusy, StateDirLock, hold_state_dir
+from actors.serving import (
+    LOG_FORMATS,
+    EventsSecretError,
+    configure_logging,
+    events_secret,
+    load_config,
+)
+from actors.supervisor import SupervisorEscalation
+from actors.system import open_system
+from contracts.config import Config, ConfigError
+from contracts.loopback import BindError, parse_bind
+from transport.event_log import StoreError, StoreSpecError
+
+__all__ = ["add_serve_parser", "admin_token", "run_serve", "serve_bus"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+SERVE_POOL_SIZE = 1  # SPEC §4.5: one parked session per lease unless configured
+
+
+def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    """Register ``asm serve`` on the ``asm`` subcommand parser."""
+    serve = commands.add_parser(
+        "serve", help="serve endpoints, admin routes and the Bus Events API on loopback"
+    )
+    serve.add_argument("--bind", default=None, help="loopback host:port (default 127.0.0.1:8787)")
+    serve.add_argument(
+        "--store",
+        default=None,
+        help="memory | sqlite:PATH | redis://HOST:PORT/DB (default sqlite:<state-dir>/events.db)",
+    )
+    serve.add_argument("--events-url", default=None, help="a remote Bus Events API")
+    serve.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
+    serve.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text (default) or json: one JSON object per line on stderr, with request ids",
+    )
+
+
+def admin_token(state_dir: Path) -> str:
+    """The admin token in ``state_dir/admin.token``, created (0600) when missing."""
+    path = state_dir / "admin.token"
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        token = secrets.token_urlsafe(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run ``asm serve`` with parsed ``args``; returns the exit code."""
+    configure_logging(args.log_format)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"asm serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    bind = args.bind or config.server.bind
+    try:
+        parse_bind(bind)
+    except BindError as exc:
+        print(f"asm serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if config.leases.pool_size is None:
+        leases = msgspec.structs.replace(config.leases, pool_size=SERVE_POOL_SIZE)
+        config = msgspec.structs.replace(config, leases=leases)
+    state_dir = Path(args.state_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Before anything else in the state dir: a running server's files are its own.
+            lock = stack.enter_context(hold_state_dir(state_dir))
+            bus = serve_bus(state_dir, args.store, args.events_url, os.environ, config)
+        except (OSError, ValueError, EventsSecretError, StateDirBusy) as exc:
+            print(f"asm serve: {exc}", file=sys.stderr)
+            return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
+        try:
+            return trio.run(_serve, config, bind, lock, bus)
+        except (SupervisorEscalation, StoreError, ExceptionGroup) as exc:
+            # The supervisors logged the chain; the operator gets the cause in one line.
+            print(f"asm serve: stopped: {_root_cause(exc)}", file=sys.stderr)
+            return EXIT_FAILED
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """What an escalation (or a group of one) comes down to: the store that did not open."""
+    while True:
+        if isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        elif isinstance(error, SupervisorEscalation) and error.cause is not None:
+            error = error.cause
+        else:
+            return error
+
+
+def serve_bus(
+    state_dir: Path,
+    store: str | None,
+    events_url: str | None,
+    environ: Mapping[str, str],
+    config: Config,
+) -> Bus:
+    """The Bus of a served system: its store (default the state dir's sqlite file), the
+    events secret of the state dir, the Ollama provider over the config's nodes (secrets
+    from ``[secrets] dir``, default ``<state-dir>/secrets``, or ``BUS_SECRET_*``), and
+    the bridge's remote API when ``events_url`` is set.
+    """
+    token = environ.get("BUS_API_TOKEN") or environ.get("BUS_EVENTS_TOKEN")
+    secrets_dir = Path(config.secrets.dir) if config.secrets.dir else state_dir / "secrets"
+    resolver = SecretResolver(secrets_dir, environ)
+    # The runtimes it starts go in the ledger open_system sweeps at start (SPEC §4.4).
+    ledger = ProcessLedger.open(state_dir / "process-groups")
+    ollama = OllamaProvider(config.nodes, resolver, environ=environ, ledger=ledger)
+    return Bus(
+        store or f"sqlite:{state_dir / 'events.db'}",
+        secret=events_secret(state_dir, environ),
+        registry=ProviderRegistry([ollama]),
+        events_url=events_url,
+        events_token=token if events_url else None,
+    )
+
+
+async def _serve(config: Config, bind: str, lock: StateDirLock, bus: Bus) -> int:
+    state_dir = lock.state_dir
+    server_json = state_dir / "server.json"
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_system(
+            config, bind=bind, state_dir=state_dir, admin_token=admin_token(state_dir), bus=bus
+        ) as system:
+            assert system.base_url is not None
+            summary = {"base_url": system.base_url, "pid": os.getpid(), "store": bus.store_label}
+            _write_json(server_json, summary)
+            lock.announce(system.base_url)
+            print(f"asm: serving on {system.base_url}", flush=True)
+            try:
+                async for signum in signals:
+                    print(f"asm: {signal.Signals(signum).name}, stopping", file=sys.stderr)
+                    break
+            finally:
+                server_json.unlink(missing_ok=True)
+    return EXIT_OK
+
+
+def _write_json(path: Path, value: dict[str, object]) -> None:
+    """``value`` into ``path`` (0600: it names the server's pid), whole or not at all."""
+    temporary = path.with_suffix(".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(value) + "\n")
+    temporary.replace(path)

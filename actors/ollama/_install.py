@@ -1,0 +1,183 @@
+"""An Ollama install on one node: probe, plan (:mod:`contracts.inference.ollama_plan`), execute.
+
+The same probe feeds a dry run and an execution, so a dry run lists exactly the actions
+an execution would take. Each action runs through the node's runner; a failing one ends
+the install with :class:`InstallFailed` naming the action and the command's last words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import trio
+
+from actors.ollama._node import NodeAccess
+from actors.ollama.runners import RunnerError
+from actors.ollama.runtime import RuntimeSupervisor
+from contracts.inference import (
+    Action,
+    InstallRequest,
+    RuntimeProbe,
+    RuntimeWish,
+    install_actions,
+    listen_of_url,
+    service_override,
+    service_unit,
+)
+from transport.ollama_client import OllamaError
+
+__all__ = ["InstallFailed", "Installer"]
+
+UNIT_PATH: Final = "/etc/systemd/system/ollama.service"
+OVERRIDE_DIR: Final = "/etc/systemd/system/ollama.service.d"
+INSTALL_TIMEOUT: Final = 900.0
+STEP_TIMEOUT: Final = 60.0
+READY_POLL: Final = 0.2
+_RUNTIME_KEYS: Final = ("OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH")
+
+
+class InstallFailed(Exception):
+    """An action failed; ``diagnostic`` says which and why (no secret in it)."""
+
+    def __init__(self, diagnostic: str) -> None:
+        super().__init__(diagnostic)
+        self.diagnostic = diagnostic
+
+
+def _wish(request: InstallRequest, default_listen: str) -> RuntimeWish:
+    runtime = request.runtime
+    listen = runtime.listen if isinstance(runtime.listen, str) else default_listen
+    context = runtime.context_length if isinstance(runtime.context_length, int) else None
+    user = runtime.service_user if isinstance(runtime.service_user, str) else "ollama"
+    return RuntimeWish(listen=listen, context_length=context, service_user=user)
+
+
+class Installer:
+    """One install request on one node (see the module docstring)."""
+
+    def __init__(
+        self,
+        access: NodeAccess,
+        runtimes: RuntimeSupervisor,
+        request: InstallRequest,
+        environ: Mapping[str, str],
+    ) -> None:
+        self._access = access
+        self._runtimes = runtimes
+        self._node_id = request.node_id
+        self._environ = environ
+        self.wish = _wish(request, listen_of_url(access.node.ollama_url))
+        self._systemd = False
+
+    async def plan(self) -> list[Action]:
+        """Probe the node (``check-runtime``) and plan the install."""
+        self._systemd = await self._access.systemd()
+        probe = RuntimeProbe(
+            installed=await self._access.installed(),
+            answering=await self._answering(),
+            systemd=self._systemd,
+            configured=await self._configured(),
+        )
+        return install_actions(probe, self.wish)
+
+    async def execute(self, plan: Sequence[Action]) -> list[Action]:
+        """Take the planned actions in order; the actions taken."""
+        if not self._systemd and self._access.runner.description != "local":
+            raise InstallFailed(
+                f"node {self._node_id!r} has no systemd: a runtime supervised by asm needs"
+                " runner = local"
+            )
+        taken: list[Action] = []
+        for action in plan:
+            await self._take(action)
+            taken.append(action)
+        return taken
+
+    async def _take(self, action: Action) -> None:
+        node, wish = self._access.node, self.wish
+        if action == "download-runtime":
+            command = node.installer()
+            await self._run(action, ["sh", "-c", command], limit=INSTALL_TIMEOUT)
+        elif action == "install-runtime":
+            if not await self._access.installed():
+                raise InstallFailed(f"install-runtime: {node.ollama_executable} does not run")
+        elif action == "create-service-user":
+            user = wish.service_user
+            script = (
+                f"id -u {user} >/dev/null 2>&1 ||"
+                f" useradd -r -s /bin/false -U -m -d /usr/share/ollama {user}"
+            )
+            await self._run(action, ["sh", "-c", script])
+        elif action == "write-service-unit":
+            unit = service_unit(node.ollama_executable, wish.service_user).encode()
+            await self._write(action, UNIT_PATH, unit)
+        elif action == "configure-listen" and self._systemd:
+            override = service_override(wish).encode()
+            await self._write(action, f"{OVERRIDE_DIR}/override.conf", override)
+        elif action == "start-service":
+            await self._start()
+        elif action == "wait-ready":
+            await self._wait_ready()
+
+    async def _start(self) -> None:
+        if self._systemd:
+            script = "systemctl daemon-reload && systemctl enable ollama"
+            script += " && systemctl restart ollama"
+            await self._run("start-service", ["sh", "-c", script])
+            return
+        environment = {k: v for k, v in self._environ.items() if not k.startswith("BUS_")}
+        environment.update(self.wish.environment())
+        await self._runtimes.start(self._node_id, self._access.node.ollama_executable, environment)
+
+    async def _wait_ready(self) -> None:
+        timeout = self._access.node.ready_timeout
+        with trio.move_on_after(timeout):
+            while not await self._answering():  # noqa: ASYNC110 - polling another process
+                await trio.sleep(READY_POLL)
+            return
+        raise InstallFailed(f"wait-ready: the runtime did not answer at {self.wish.listen}"
+                            f" within {timeout:g} s")  # fmt: skip
+
+    async def _answering(self) -> bool:
+        async with self._access.client(self.wish.listen, timeout=2.0) as client:
+            try:
+                await client.version()
+            except OllamaError:
+                return False
+        return True
+
+    async def _configured(self) -> dict[str, str] | None:
+        if not self._systemd:
+            running = self._runtimes.environment_of(self._node_id)
+            if running is None:
+                return None
+            return {k: v for k, v in running.items() if k in _RUNTIME_KEYS}
+        try:
+            result = await self._access.runner.run(
+                ["cat", f"{OVERRIDE_DIR}/override.conf"], timeout=STEP_TIMEOUT
+            )
+        except RunnerError:
+            return None
+        return self.wish.environment() if result.stdout == service_override(self.wish) else None
+
+    async def _write(self, action: Action, path: str, content: bytes) -> None:
+        directory = path.rsplit("/", 1)[0]
+        script = f"mkdir -p '{directory}' && cat > '{path}' && chmod 644 '{path}'"
+        await self._run(action, ["sh", "-c", script], stdin=content)
+
+    async def _run(
+        self,
+        action: Action,
+        argv: list[str],
+        *,
+        stdin: bytes | None = None,
+        limit: float = STEP_TIMEOUT,
+    ) -> None:
+        try:
+            result = await self._access.runner.run(argv, stdin=stdin, timeout=limit)
+        except RunnerError as error:
+            raise InstallFailed(f"{action}: {error}") from None
+        if result.exit_code != 0:
+            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
+            raise InstallFailed(f"{action}: exited {result.exit_code}: {last[0][:300]}")
