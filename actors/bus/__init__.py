@@ -2,10 +2,11 @@
 
 :class:`Bus` runs the event log and the :class:`InferenceBridge`, which answers
 ``bus.inference.*`` requests (BUS.md §3) through the providers of a
-:class:`ProviderRegistry`; a long operation reports progress on ``PROGRESS_NAME``::
+:class:`ProviderRegistry`; a model pull reports its progress as it goes
+(:func:`report_progress`)::
 
-    registry = ProviderRegistry([OllamaProvider(...)])
-    bus = Bus(store="sqlite:.asm/events.db", registry=registry)
+    registry = ProviderRegistry([OllamaProvider(config.nodes, resolver)])
+    bus = Bus("sqlite:.asm/events.db", secret=secret, registry=registry)
 
 Once started, the bus is its own failure domain: a store outage pauses it and never
 ends the server.
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 from actors.bus.actor import Bus
 from actors.bus.bridge import InferenceBridge
-from actors.bus.progress import PROGRESS_NAME, progress_to, report_progress
+from actors.bus.progress import progress_to, report_progress
 from actors.bus.registry import InferenceProvider, ProviderRegistry, Refusal
 
 __all__ = [
-    "PROGRESS_NAME",
     "Bus",
     "InferenceBridge",
     "InferenceProvider",

@@ -40,12 +40,13 @@ import msgspec
 import trio
 
 from actors.bus._answers import Answer, AnswerBook
-from actors.bus.progress import PROGRESS_NAME, progress_to
+from actors.bus.progress import progress_to
 from actors.bus.registry import InferenceProvider, ProviderRegistry, Refusal
 from contracts.events import Event, ListenQuery, PublishEnvelope
 from contracts.inference import (
     BRIDGE_IDENTITY,
     INSTALL_REQUEST,
+    MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
     REQUEST_NAMES,
     RESPONSE_FOR,
@@ -262,7 +263,7 @@ class InferenceBridge:
     async def _progress_sink_for(self, request: Event, progress: Mapping[str, object]) -> None:
         """Publish one progress report of ``request`` under its correlation id."""
         envelope = PublishEnvelope(
-            name=PROGRESS_NAME,
+            name=MODEL_ENSURE_PROGRESS,
             payload=msgspec.Raw(msgspec.json.encode(progress)),
             correlation_id=request.correlation_id,
             metadata={"request_id": request.id},

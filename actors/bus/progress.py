@@ -17,11 +17,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Final
 
-__all__ = ["PROGRESS_NAME", "ProgressSink", "progress_to", "report_progress"]
-
-PROGRESS_NAME: Final = "bus.inference.model.ensure.progress"
+__all__ = ["ProgressSink", "progress_to", "report_progress"]
 
 ProgressSink = Callable[[Mapping[str, object]], Awaitable[None]]
 

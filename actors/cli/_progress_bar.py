@@ -6,7 +6,7 @@ payload ``{"model", "status", "completed", "total"}`` (bytes, summed over the la
 
     with PullProgressBar(enabled=sys.stderr.isatty(), stream=sys.stderr) as bar:
         async for event in events:
-            if event.name == PROGRESS_NAME:
+            if event.name == MODEL_ENSURE_PROGRESS:
                 bar.show(event.payload)
 
 The bar appears with the first progress event (a dry run or a model already present

@@ -35,7 +35,6 @@ from typing import Any, Final
 import msgspec
 import trio
 
-from actors.bus import PROGRESS_NAME
 from actors.cli._progress_bar import PullProgressBar
 from actors.cli.events import (
     BASE_URL_ENV,
@@ -50,6 +49,8 @@ from contracts.events import Event, ListenQuery
 from contracts.inference import (
     CHECK_NAMES,
     INSTALL_REQUEST,
+    MODEL_ENSURE_EVENTS,
+    MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
     MODEL_ENSURE_RESPONSE,
     RESPONSE_FOR,
@@ -73,7 +74,6 @@ QUICK_TIMEOUT_SECONDS: Final = 30.0
 """status and verify: a ready provider answers in well under a second."""
 LONG_TIMEOUT_SECONDS: Final = 900.0
 """install and model-ensure: a runtime download or a model pull takes minutes."""
-MODEL_ENSURE_EVENTS: Final = "bus.inference.model.ensure.*"
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,7 @@ async def _ensure_with_progress(client: EventsClient, request: InferenceRequest)
             async for event in events:
                 if event.correlation_id != request.correlation_id:
                     continue
-                if event.name == PROGRESS_NAME:
+                if event.name == MODEL_ENSURE_PROGRESS:
                     bar.show(event.payload)
                 elif event.name == MODEL_ENSURE_RESPONSE:
                     return event

@@ -5,7 +5,7 @@
 ``ollama serve`` itself where systemd is absent (:class:`RuntimeSupervisor`), and
 resolves ``secret://deployment/<name>`` references (:class:`SecretResolver`)::
 
-    provider = OllamaProvider(config.nodes, secrets=SecretResolver(config.secrets))
+    provider = OllamaProvider(config.nodes, SecretResolver(secrets_dir, os.environ))
 """
 
 from __future__ import annotations

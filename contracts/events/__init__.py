@@ -6,7 +6,7 @@ scopes each needs (BUS.md §2)::
 
     >>> from contracts.events import required_scopes
     >>> required_scopes("bus.inference.status.request", "publish")
-    ('inference:admin',)
+    ('inference:read',)
 
 Pure: no I/O, no clock, no randomness.
 """

@@ -5,8 +5,8 @@ validation that names the rule a bad payload breaks, golden examples, the comman
 help, the Ollama install plan, and the ``ok:false`` responses the bridge writes::
 
     >>> from contracts.inference import validate, Invalid
-    >>> isinstance(validate("bus.inference.status.request", {}), Invalid)
-    True
+    >>> validate("bus.inference.status.request", b"{}").rules
+    (<Rule.REQUIRED_FIELDS: 'required_fields'>,)
 
 Pure: no I/O, no clock, no randomness.
 """
@@ -32,6 +32,8 @@ from contracts.inference.payloads import (
     EVENT_NAMES,
     INSTALL_REQUEST,
     INSTALL_RESPONSE,
+    MODEL_ENSURE_EVENTS,
+    MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
     MODEL_ENSURE_RESPONSE,
     PAYLOAD_TYPES,
@@ -97,6 +99,8 @@ __all__ = [
     "INSTALL_REQUEST",
     "INSTALL_RESPONSE",
     "INVALID",
+    "MODEL_ENSURE_EVENTS",
+    "MODEL_ENSURE_PROGRESS",
     "MODEL_ENSURE_REQUEST",
     "MODEL_ENSURE_RESPONSE",
     "MODEL_PATTERN",

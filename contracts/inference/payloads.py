@@ -61,6 +61,10 @@ STATUS_REQUEST: Final = "bus.inference.status.request"
 STATUS_RESPONSE: Final = "bus.inference.status.response"
 VERIFY_REQUEST: Final = "bus.inference.verify.request"
 VERIFY_RESPONSE: Final = "bus.inference.verify.response"
+MODEL_ENSURE_PROGRESS: Final = "bus.inference.model.ensure.progress"
+"""A model pull's progress, published by the bridge before the model.ensure response."""
+MODEL_ENSURE_EVENTS: Final = "bus.inference.model.ensure.*"
+"""The listen pattern of a model.ensure's progress and its response."""
 
 #: The eight names in the order of BUS.md §1 (``--events`` prints them so).
 EVENT_NAMES: Final = (

@@ -5,7 +5,7 @@ one machine, ``redis://…`` (the ``redis`` extra, :mod:`transport.event_log.red
 one bus for several machines. :func:`open_event_log` opens one by its store name::
 
     async with open_event_log("sqlite:.asm/events.db") as log:
-        receipt = await log.publish(envelope, identity="svc-1")
+        [event] = await log.append([envelope], identity_id="svc-1")
 
 A backend that cannot answer raises :class:`StoreError`; the API answers 503.
 """

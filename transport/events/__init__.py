@@ -6,7 +6,7 @@ listens and acks from elsewhere, and :class:`RemoteEventLog` makes a remote API 
 event log the bridge can run on::
 
     async with EventsClient("http://127.0.0.1:8787", token) as client:
-        receipt = await client.publish(envelope)
+        receipt = await client.publish("app.order.created", {"id": 7})
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ import msgspec
 import pytest
 import trio
 
-from actors.bus import PROGRESS_NAME
 from contracts.events import ListenQuery, PublishEnvelope
 from contracts.inference import (
     INSTALL_REQUEST,
+    MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
     RESPONSE_FOR,
     STATUS_REQUEST,
@@ -96,7 +96,7 @@ class ScriptedProvider:
                 self.received.set()
                 for step in self.progress:
                     await trio.sleep(0.02)  # paced like a pull, so the bar redraws
-                    await self._publish(PROGRESS_NAME, step, event.correlation_id)
+                    await self._publish(MODEL_ENSURE_PROGRESS, step, event.correlation_id)
                 response = self.answer(event.name, request)
                 if response is not None:
                     await self._publish(RESPONSE_FOR[event.name], response, event.correlation_id)
