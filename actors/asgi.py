@@ -24,9 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from actors.cli.serve import admin_token, serve_bus
 from actors.processes import StateDirLock, hold_state_dir
-from actors.serving import load_config
+from actors.serving import admin_token, load_config, serve_bus
 from actors.system import System, open_system
 
 __all__ = ["app"]

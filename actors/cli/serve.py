@@ -22,25 +22,23 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import signal
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import trio
 
-from actors.bus import Bus, ProviderRegistry
-from actors.ollama import OllamaProvider, SecretResolver
-from actors.processes import ProcessLedger, StateDirBusy, StateDirLock, hold_state_dir
+from actors.bus import Bus
+from actors.processes import StateDirBusy, StateDirLock, hold_state_dir
 from actors.serving import (
     LOG_FORMATS,
     EventsSecretError,
+    admin_token,
     configure_logging,
-    events_secret,
     load_config,
+    serve_bus,
 )
 from actors.supervisor import SupervisorEscalation
 from actors.system import open_system
@@ -48,7 +46,7 @@ from contracts.config import Config, ConfigError
 from contracts.loopback import BindError, parse_bind
 from transport.event_log import StoreError, StoreSpecError
 
-__all__ = ["add_serve_parser", "admin_token", "run_serve", "serve_bus"]
+__all__ = ["add_serve_parser", "run_serve"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVE_POOL_SIZE = 1  # SPEC §4.5: one parked session per lease unless configured
@@ -74,22 +72,6 @@ def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
         default="text",
         help="text (default) or json: one JSON object per line on stderr, with request ids",
     )
-
-
-def admin_token(state_dir: Path) -> str:
-    """The admin token in ``state_dir/admin.token``, created (0600) when missing."""
-    path = state_dir / "admin.token"
-    try:
-        token = path.read_text().strip()
-    except FileNotFoundError:
-        token = ""
-    if not token:
-        token = secrets.token_urlsafe(32)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(token + "\n")
-    path.chmod(0o600)
-    return token
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -136,33 +118,6 @@ def _root_cause(error: BaseException) -> BaseException:
             error = error.cause
         else:
             return error
-
-
-def serve_bus(
-    state_dir: Path,
-    store: str | None,
-    events_url: str | None,
-    environ: Mapping[str, str],
-    config: Config,
-) -> Bus:
-    """The Bus of a served system: its store (default the state dir's sqlite file), the
-    events secret of the state dir, the Ollama provider over the config's nodes (secrets
-    from ``[secrets] dir``, default ``<state-dir>/secrets``, or ``BUS_SECRET_*``), and
-    the bridge's remote API when ``events_url`` is set.
-    """
-    token = environ.get("BUS_API_TOKEN") or environ.get("BUS_EVENTS_TOKEN")
-    secrets_dir = Path(config.secrets.dir) if config.secrets.dir else state_dir / "secrets"
-    resolver = SecretResolver(secrets_dir, environ)
-    # The runtimes it starts go in the ledger open_system sweeps at start (SPEC §4.4).
-    ledger = ProcessLedger.open(state_dir / "process-groups")
-    ollama = OllamaProvider(config.nodes, resolver, environ=environ, ledger=ledger)
-    return Bus(
-        store or f"sqlite:{state_dir / 'events.db'}",
-        secret=events_secret(state_dir, environ),
-        registry=ProviderRegistry([ollama]),
-        events_url=events_url,
-        events_token=token if events_url else None,
-    )
 
 
 async def _serve(config: Config, bind: str, lock: StateDirLock, bus: Bus) -> int:

@@ -10,6 +10,7 @@ the events secret kept in the state directory, the bus assembled from a store na
 
 from __future__ import annotations
 
+from actors.serving.assembly import admin_token, serve_bus
 from actors.serving.config_file import load_config
 from actors.serving.events_secret import SECRET_ENV, EventsSecretError, events_secret
 from actors.serving.http_server import serve_http
@@ -20,8 +21,10 @@ __all__ = [
     "SECRET_ENV",
     "EventsSecretError",
     "JsonFormatter",
+    "admin_token",
     "configure_logging",
     "events_secret",
     "load_config",
+    "serve_bus",
     "serve_http",
 ]
