@@ -28,9 +28,16 @@ from typing import NoReturn
 
 import trio
 
-from actors.sessions import Session, SessionSpec, StartSession, WarmPool
-from actors.supervisor import ChildSpec, DynamicSupervisor, Restart
+from actors.sessions import Session, Sessions, SessionSpec, WarmPool
+from actors.supervisor import (
+    ChildSpec,
+    DynamicSupervisor,
+    Restart,
+    SupervisorOptions,
+    supervise_dynamic,
+)
 from contracts.compatibility import resolve
+from contracts.config import Config
 from contracts.conversation import Conversation
 from contracts.endpoint import (
     CompatibilityResult,
@@ -72,6 +79,20 @@ class LeasePolicy:
     max_sessions: int = 8
     pool_size: int = 0
 
+    @classmethod
+    def of(cls, config: Config, provider: str) -> LeasePolicy:
+        """The policy ``config`` sets for a lease of ``provider`` (its ``[leases]``, the
+        provider's own ``pool_size`` first)."""
+        leases, settings = config.leases, config.provider(provider)
+        pool_size = settings.pool_size if settings.pool_size is not None else leases.pool_size
+        pool_size = pool_size or 0  # embedded default (SPEC §4.5); `asm serve` sets 1
+        return cls(
+            ttl=leases.ttl_seconds,
+            idle=leases.idle_seconds,
+            max_sessions=leases.max_sessions,
+            pool_size=pool_size,
+        )
+
 
 class LeaseActor:
     """One endpoint: its identity, its token, its in-flight sessions and its lifetime."""
@@ -81,7 +102,7 @@ class LeaseActor:
         *,
         spec: SessionSpec,
         policy: LeasePolicy,
-        start_session: StartSession,
+        sessions: Sessions,
     ) -> None:
         self.lease_ref = f"lease-{secrets.token_hex(16)}"
         self.endpoint_id = f"ep-{secrets.token_hex(8)}"
@@ -91,8 +112,8 @@ class LeaseActor:
         self.created = int(time.time())
         self._spec = spec
         self._policy = policy
-        self._start_session = start_session
-        self._pool = WarmPool(spec, policy.pool_size, start_session) if policy.pool_size else None
+        self._sessions = sessions
+        self._pool = WarmPool(spec, policy.pool_size, sessions.start) if policy.pool_size else None
         self._inflight: set[Session] = set()
         self._ended = False
         self._release = trio.Event()
@@ -118,11 +139,8 @@ class LeaseActor:
             raise LeaseGone(self.lease_ref)
         if len(self._inflight) >= self._policy.max_sessions:
             raise LeaseBusy(f"{self.lease_ref} runs {self._policy.max_sessions} sessions")
-        session = await (
-            self._pool.acquire(conversation)
-            if self._pool is not None
-            else self._start_session(self._spec, conversation)
-        )
+        source = self._pool if self._pool is not None else self._spec
+        session = await self._sessions.open(source, conversation)
         self._inflight.add(session)
         self._touch()
         try:
@@ -182,26 +200,34 @@ class LeaseActor:
 
 
 class LeaseRegistry:
-    """The live leases, and the northbound API over them (a ``LeaseGateway``)."""
+    """The live leases, and the northbound API over them (a ``LeaseGateway``).
+
+    Its lease actors run under its own supervisor (:meth:`run`); their sessions come
+    from ``sessions``, their policy from ``config`` (:meth:`LeasePolicy.of`).
+    """
 
     def __init__(
-        self,
-        *,
-        supervisor: Callable[[], DynamicSupervisor],
-        spec_for: Callable[[str, str], SessionSpec],
-        start_session: StartSession,
-        policy_for: Callable[[str], LeasePolicy],
-        metrics: Metrics | None = None,
+        self, sessions: Sessions, config: Config, *, metrics: Metrics | None = None
     ) -> None:
         self.origin = "http://127.0.0.1"
         self._metrics = metrics
         if metrics is not None:
             metrics.count_leases(lambda: sum(actor.live for actor, _ in self._leases.values()))
-        self._supervisor = supervisor
-        self._spec_for = spec_for
-        self._start_session = start_session
-        self._policy_for = policy_for
+        self._sessions = sessions
+        self._config = config
+        self._supervisor: DynamicSupervisor | None = None
         self._leases: dict[str, tuple[LeaseActor, EndpointDescriptor]] = {}
+
+    async def run(self, *, task_status: trio.TaskStatus[object]) -> None:
+        """Run the supervisor of the lease actors (one per endpoint) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            options = SupervisorOptions(name="leases")
+            self._supervisor = await nursery.start(supervise_dynamic, options)
+            task_status.started(self._supervisor)
+
+    def _running(self) -> DynamicSupervisor:
+        assert self._supervisor is not None, "the system is not running"
+        return self._supervisor
 
     def lease(self, lease_ref: str) -> LeaseActor | None:
         """The live lease ``lease_ref``, or None."""
@@ -256,9 +282,9 @@ class LeaseRegistry:
         if not compatibility.compatible:
             _refuse("incompatible", compatibility.reason, compatibility)
         actor = LeaseActor(
-            spec=self._spec_for(provider_id, model),
-            policy=_shortened(self._policy_for(provider_id), context),
-            start_session=self._start_session,
+            spec=self._sessions.spec(provider_id, model),
+            policy=_shortened(LeasePolicy.of(self._config, provider_id), context),
+            sessions=self._sessions,
         )
         descriptor = endpoint_descriptor(
             found,
@@ -271,7 +297,7 @@ class LeaseRegistry:
         )
         self._leases[actor.lease_ref] = (actor, descriptor)
         try:
-            await self._supervisor().start_child(
+            await self._running().start_child(
                 ChildSpec(actor.lease_ref, self._run_lease(actor), Restart.TEMPORARY, math.inf)
             )
         except BaseException:
@@ -299,7 +325,7 @@ class LeaseRegistry:
         if found is None:
             return
         found[0].release()
-        supervisor = self._supervisor()
+        supervisor = self._running()
         if any(child.id == ref for child in supervisor.which_children()):
             await supervisor.terminate_child(ref)
 

@@ -12,17 +12,18 @@ when the block exits::
                 print(event)
 
 The tree (SPEC §5): a root supervisor (one_for_one) over the session supervisor
-(dynamic, temporary children: one per CLI run), the pool supervisor (dynamic; one warm
-pool per (provider, model) that asks for it), the lease registry's supervisor
-(dynamic; one lease actor per endpoint), the Bus (:mod:`actors.bus.actor`: the event-log
-actor and the inference bridge under a rest_for_one supervisor) and the transport actor
-(hypercorn serving the endpoint routes and the Bus Events API on one port).
+(dynamic, temporary children: one per CLI run) and the pool supervisor (dynamic; one
+warm pool per (provider, model) that asks for it), both run by
+:class:`~actors.sessions.Sessions` (the one door to sessions, shared with the lease
+registry); the lease registry's supervisor (dynamic; one lease actor per endpoint); the
+Bus (:mod:`actors.bus.actor`: the event-log actor and the inference bridge under a
+rest_for_one supervisor) and the transport actor (hypercorn serving the endpoint routes
+and the Bus Events API on one port).
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import os
 import secrets
@@ -37,18 +38,11 @@ from typing import Literal
 import trio
 
 from actors.bus import Bus
-from actors.leases import LeasePolicy, LeaseRegistry
+from actors.leases import LeaseRegistry
 from actors.processes import ProcessLedger, hold_state_dir
 from actors.serving import serve_http
-from actors.sessions import Session, SessionActor, SessionSpec, WarmPool, session_spec
-from actors.supervisor import (
-    ChildSpec,
-    DynamicSupervisor,
-    Restart,
-    SupervisorOptions,
-    supervise,
-    supervise_dynamic,
-)
+from actors.sessions import Session, Sessions, SessionSpec, WarmPool
+from actors.supervisor import ChildSpec, Restart, SupervisorOptions, supervise
 from contracts.config import Config
 from contracts.conversation import Conversation
 from contracts.endpoint import (
@@ -90,7 +84,12 @@ class SessionFailed(Exception):
 
 
 class System:
-    """The running system; get one from :func:`open_system`."""
+    """The running system; get one from :func:`open_system`.
+
+    Its sessions (the session and pool supervisors, specs, warm pools) are
+    :attr:`sessions`; its endpoint leases are :attr:`leases`, which take their sessions
+    from the same door.
+    """
 
     def __init__(
         self,
@@ -108,26 +107,14 @@ class System:
         self.base_url: str | None = None
         self.metrics = Metrics()  # served on GET /metrics (transport.http.metrics)
         self._work_root = work_root
-        self._environ = environ
-        self._ledger = ledger
-        self._sessions: DynamicSupervisor | None = None
-        self._pools: DynamicSupervisor | None = None
-        self._lease_supervisor: DynamicSupervisor | None = None
-        self.leases = LeaseRegistry(
-            supervisor=self._leases_running,
-            spec_for=self.spec,
-            start_session=self.start_session,
-            policy_for=self._lease_policy,
-            metrics=self.metrics,
+        self.sessions = Sessions(
+            config, work_root=work_root, environ=environ, ledger=ledger, metrics=self.metrics
         )
-        self._warm: dict[tuple[str, str], WarmPool] = {}
-        self._ids = itertools.count(1)
+        self.leases = LeaseRegistry(self.sessions, config, metrics=self.metrics)
 
     def spec(self, provider: str, model: str) -> SessionSpec:
         """The session spec for one run of ``provider`` with ``model`` under this config."""
-        return session_spec(
-            provider, model, self.config, work_root=self._work_root, environ=self._environ
-        )
+        return self.sessions.spec(provider, model)
 
     async def start_session(
         self, spec: SessionSpec, conversation: Conversation | None = None
@@ -137,36 +124,15 @@ class System:
         Without ``conversation`` it parks (where its CLI can) until one is submitted;
         with it, the CLI starts for that conversation, which is then submitted.
         """
-        assert self._sessions is not None, "the system is not running"
-        actor = SessionActor(spec, self._ledger, self.metrics, conversation=conversation)
-        child = ChildSpec(
-            id=f"session-{next(self._ids)}-{spec.driver.profile.id}",
-            start=actor.run,
-            restart=Restart.TEMPORARY,
-            shutdown=spec.ladder.budget + 1.0,
-        )
-        session = await self._sessions.start_child(child)
-        assert isinstance(session, Session)
-        return session
+        return await self.sessions.start(spec, conversation)
 
     async def warm(self, provider: str, model: str, size: int) -> WarmPool:
         """Keep ``size`` sessions of (provider, model) parked; later runs take them first."""
-        assert self._pools is not None, "the system is not running"
-        key = (provider, model)
-        if key not in self._warm:
-            pool = WarmPool(self.spec(provider, model), size, self.start_session)
-            child = ChildSpec(
-                id=f"pool-{provider}-{model}", start=pool.run, restart=Restart.TRANSIENT
-            )
-            started = await self._pools.start_child(child)
-            assert isinstance(started, WarmPool)
-            self._warm[key] = started
-        return self._warm[key]
+        return await self.sessions.warm(provider, model, size)
 
     async def cool(self, provider: str, model: str) -> None:
         """Stop the warm pool of (provider, model), reaping its parked sessions."""
-        if self._warm.pop((provider, model), None) is not None and self._pools is not None:
-            await self._pools.terminate_child(f"pool-{provider}-{model}")
+        await self.sessions.cool(provider, model)
 
     def consumer_manifest(self) -> ConsumerManifest:
         """The default consumer manifest (SPEC §2.1)."""
@@ -189,34 +155,16 @@ class System:
         """End a lease (idempotent); its in-flight sessions are cancelled and reaped."""
         await self.leases.release_endpoint(lease)
 
-    def _lease_policy(self, provider: str) -> LeasePolicy:
-        leases, settings = self.config.leases, self.config.provider(provider)
-        pool_size = settings.pool_size if settings.pool_size is not None else leases.pool_size
-        pool_size = pool_size or 0  # embedded default (SPEC §4.5); `asm serve` sets 1
-        return LeasePolicy(
-            ttl=leases.ttl_seconds,
-            idle=leases.idle_seconds,
-            max_sessions=leases.max_sessions,
-            pool_size=pool_size,
-        )
-
-    def _leases_running(self) -> DynamicSupervisor:
-        assert self._lease_supervisor is not None, "the system is not running"
-        return self._lease_supervisor
-
-    async def _session_for(self, provider: str, model: str, conversation: Conversation) -> Session:
-        pool = self._warm.get((provider, model))
-        if pool is not None:
-            return await pool.acquire(conversation)
-        return await self.start_session(self.spec(provider, model), conversation)
-
     @asynccontextmanager
     async def stream(
         self, provider: str, model: str, prompt: Prompt
     ) -> AsyncIterator[trio.MemoryReceiveChannel[SessionEvent]]:
         """Run one completion and read its events: see :meth:`Session.stream`."""
         conversation = _conversation(prompt)
-        session = await self._session_for(provider, model, conversation)
+        sessions = self.sessions
+        # The warm pool of (provider, model) if one is kept (a parked session), else a fresh one.
+        source = sessions.pool(provider, model) or sessions.spec(provider, model)
+        session = await sessions.open(source, conversation)
         async with session.stream(conversation) as events:
             yield events
 
@@ -235,18 +183,6 @@ class System:
         if isinstance(last, Failed):
             raise SessionFailed(last)
         raise SessionFailed(Failed(kind="cancelled", message=f"{provider} session ended early"))
-
-    async def _run_sessions(self, *, task_status: trio.TaskStatus[object]) -> None:
-        async with trio.open_nursery() as nursery:
-            options = SupervisorOptions(name="sessions")
-            self._sessions = await nursery.start(supervise_dynamic, options)
-            task_status.started(self._sessions)
-
-    async def _run_leases(self, *, task_status: trio.TaskStatus[object]) -> None:
-        async with trio.open_nursery() as nursery:
-            options = SupervisorOptions(name="leases")
-            self._lease_supervisor = await nursery.start(supervise_dynamic, options)
-            task_status.started(self._lease_supervisor)
 
     def http_app(self) -> HttpSurface:
         """The ASGI app of the whole HTTP surface: endpoint routes and the Bus Events API."""
@@ -274,12 +210,6 @@ class System:
             self.base_url = await nursery.start(serve_http, app, bind)
             self.leases.origin = self.base_url
             task_status.started(self.base_url)
-
-    async def _run_pools(self, *, task_status: trio.TaskStatus[object]) -> None:
-        async with trio.open_nursery() as nursery:
-            self._warm.clear()  # a restarted pool supervisor starts empty
-            self._pools = await nursery.start(supervise_dynamic, SupervisorOptions(name="pools"))
-            task_status.started(self._pools)
 
 
 def _conversation(prompt: Prompt) -> Conversation:
@@ -335,12 +265,13 @@ async def open_system(
             admin_token or secrets.token_urlsafe(32),
             bus=Bus("memory", secret=secrets.token_bytes(32)) if bus == "memory" else bus,
         )
+        sessions = system.sessions
         # Started in this order, stopped in reverse: the HTTP surface stops taking requests
         # first, then leases reap their sessions, then pools and sessions go.
         root = [
-            ChildSpec("sessions", system._run_sessions, Restart.PERMANENT, shutdown=math.inf),
-            ChildSpec("pools", system._run_pools, Restart.PERMANENT, shutdown=math.inf),
-            ChildSpec("leases", system._run_leases, Restart.PERMANENT, shutdown=math.inf),
+            ChildSpec("sessions", sessions.run_sessions, Restart.PERMANENT, shutdown=math.inf),
+            ChildSpec("pools", sessions.run_pools, Restart.PERMANENT, shutdown=math.inf),
+            ChildSpec("leases", system.leases.run, Restart.PERMANENT, shutdown=math.inf),
         ]
         if system.bus is not None:
             root.append(system.bus.child_spec())

@@ -4,9 +4,11 @@
 :class:`SessionSpec` from configuration, and keeps the warm pools of parked sessions;
 the system and the lease registry both go through it::
 
-    session = await sessions.open("claude", conversation)
-    async for event in session.events():
-        ...
+    pool = await sessions.warm("claude", "claude-sonnet-4-5", 1)
+    session = await sessions.open(pool, conversation)  # a parked one, else a fresh one
+    async with session.stream(conversation) as events:
+        async for event in events:
+            ...
 
 A session's secrets never leave it (:class:`Redactor`); its private home is seeded by
 :func:`seed_home`.
@@ -14,6 +16,7 @@ A session's secrets never leave it (:class:`Redactor`); its private home is seed
 
 from __future__ import annotations
 
+from actors.sessions.door import Sessions
 from actors.sessions.launch import UnknownProvider, resolve_executable, session_spec
 from actors.sessions.pool import StartSession, WarmPool
 from actors.sessions.redaction import MIN_SECRET, REDACTED, DeltaGuard, Redactor
@@ -29,6 +32,7 @@ __all__ = [
     "SessionActor",
     "SessionEnded",
     "SessionSpec",
+    "Sessions",
     "StartSession",
     "Timers",
     "UnknownProvider",

@@ -1,0 +1,144 @@
+"""The one door to CLI sessions: their supervisors, their specs and their warm pools.
+
+The system and the lease registry both reach sessions through one :class:`Sessions`.
+It runs the session supervisor (one temporary child per CLI run) and the pool supervisor
+(one warm pool per (provider, model) that asks for it), builds each run's
+:class:`~actors.sessions.SessionSpec` from the configuration, and answers "a parked
+session or a fresh one" (:meth:`Sessions.open`)::
+
+    sessions = Sessions(Config(), work_root="/tmp/asm-sessions", environ=os.environ)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run_sessions)
+        await nursery.start(sessions.run_pools)
+        pool = await sessions.warm("claude", "claude-sonnet-4-5", 1)
+        session = await sessions.open(pool, chat)  # a parked one, else a fresh one
+        fresh = await sessions.open(sessions.spec("codex", "gpt-5"), chat)  # a fresh one
+
+Why one door: a lease's sessions and the Python API's are the same kind of child of the
+same supervisor, recorded in the same process ledger and counted in the same metrics;
+whoever asks for one needs only this object, not callbacks into the system.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+import trio
+
+from actors.processes import ProcessLedger
+from actors.sessions.launch import session_spec
+from actors.sessions.pool import WarmPool
+from actors.sessions.session import Session, SessionActor
+from actors.sessions.spec import SessionSpec
+from actors.supervisor import (
+    ChildSpec,
+    DynamicSupervisor,
+    Restart,
+    SupervisorOptions,
+    supervise_dynamic,
+)
+from contracts.config import Config
+from contracts.conversation import Conversation
+from transport.http import Metrics
+
+__all__ = ["Sessions"]
+
+
+class Sessions:
+    """The session and pool supervisors, the specs, the warm pools: every way to a session.
+
+    ``work_root`` holds the sessions' private directories; ``environ`` is the operator
+    environment they inherit from (read, never written); ``ledger`` writes their process
+    groups down (None: nowhere); ``metrics`` counts their runs.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        work_root: str,
+        environ: Mapping[str, str],
+        ledger: ProcessLedger | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self._work_root = work_root
+        self._environ = environ
+        self._ledger = ledger
+        self._metrics = metrics
+        self._sessions: DynamicSupervisor | None = None
+        self._pools: DynamicSupervisor | None = None
+        self._warm: dict[tuple[str, str], WarmPool] = {}
+        self._ids = itertools.count(1)
+
+    def spec(self, provider: str, model: str) -> SessionSpec:
+        """The session spec for one run of ``provider`` with ``model`` under this config."""
+        return session_spec(
+            provider, model, self.config, work_root=self._work_root, environ=self._environ
+        )
+
+    async def start(self, spec: SessionSpec, conversation: Conversation | None = None) -> Session:
+        """Start one session actor under the session supervisor.
+
+        Without ``conversation`` it parks (where its CLI can) until one is submitted;
+        with it, the CLI starts for that conversation, which is then submitted.
+        """
+        assert self._sessions is not None, "the system is not running"
+        actor = SessionActor(spec, self._ledger, self._metrics, conversation=conversation)
+        child = ChildSpec(
+            id=f"session-{next(self._ids)}-{spec.driver.profile.id}",
+            start=actor.run,
+            restart=Restart.TEMPORARY,
+            shutdown=spec.ladder.budget + 1.0,
+        )
+        session = await self._sessions.start_child(child)
+        assert isinstance(session, Session)
+        return session
+
+    async def open(self, source: WarmPool | SessionSpec, conversation: Conversation) -> Session:
+        """A session for ``conversation``: a parked session or a fresh one.
+
+        From a warm pool, a parked session that can take the conversation, else a fresh
+        one of the pool's spec; from a spec, a fresh one.
+        """
+        if isinstance(source, WarmPool):
+            return await source.acquire(conversation)
+        return await self.start(source, conversation)
+
+    def pool(self, provider: str, model: str) -> WarmPool | None:
+        """The warm pool kept for (provider, model) (see :meth:`warm`), or None."""
+        return self._warm.get((provider, model))
+
+    async def warm(self, provider: str, model: str, size: int) -> WarmPool:
+        """Keep ``size`` sessions of (provider, model) parked; later runs take them first."""
+        assert self._pools is not None, "the system is not running"
+        key = (provider, model)
+        if key not in self._warm:
+            pool = WarmPool(self.spec(provider, model), size, self.start)
+            child = ChildSpec(
+                id=f"pool-{provider}-{model}", start=pool.run, restart=Restart.TRANSIENT
+            )
+            started = await self._pools.start_child(child)
+            assert isinstance(started, WarmPool)
+            self._warm[key] = started
+        return self._warm[key]
+
+    async def cool(self, provider: str, model: str) -> None:
+        """Stop the warm pool of (provider, model), reaping its parked sessions."""
+        if self._warm.pop((provider, model), None) is not None and self._pools is not None:
+            await self._pools.terminate_child(f"pool-{provider}-{model}")
+
+    async def run_sessions(self, *, task_status: trio.TaskStatus[object]) -> None:
+        """Run the session supervisor (one temporary child per CLI run) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            options = SupervisorOptions(name="sessions")
+            self._sessions = await nursery.start(supervise_dynamic, options)
+            task_status.started(self._sessions)
+
+    async def run_pools(self, *, task_status: trio.TaskStatus[object]) -> None:
+        """Run the pool supervisor (one warm pool per (provider, model)) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._warm.clear()  # a restarted pool supervisor starts empty
+            self._pools = await nursery.start(supervise_dynamic, SupervisorOptions(name="pools"))
+            task_status.started(self._pools)
