@@ -17,14 +17,14 @@ from __future__ import annotations
 from actors.bus.actor import Bus
 from actors.bus.bridge import InferenceBridge
 from actors.bus.progress import progress_to, report_progress
-from actors.bus.registry import InferenceProvider, ProviderRegistry, Refusal
+from actors.bus.registry import InferenceProvider, ProviderRefusal, ProviderRegistry
 
 __all__ = [
     "Bus",
     "InferenceBridge",
     "InferenceProvider",
+    "ProviderRefusal",
     "ProviderRegistry",
-    "Refusal",
     "progress_to",
     "report_progress",
 ]

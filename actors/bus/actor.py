@@ -53,7 +53,7 @@ from transport.http import Backoff
 
 __all__ = ["STORE_BACKOFF", "Bus", "CurrentLog"]
 
-logger = logging.getLogger("asm.bus")
+log = logging.getLogger("asm.bus")
 
 STORE_BACKOFF: Final = Backoff(initial=0.5, maximum=10.0)
 """How the bus waits for a store that went away: 0.25–0.5 s first, at most 10 s."""
@@ -159,7 +159,7 @@ class Bus:
                 if not self._up:
                     raise
                 delay = next(delays)
-                logger.warning("bus: %s; starting it again in %.1f s", error, delay)
+                log.warning("bus: %s; starting it again in %.1f s", error, delay)
                 await trio.sleep(delay)
 
     def _mark_up(self) -> None:
@@ -171,10 +171,10 @@ class Bus:
         delays = self.backoff.delays()
         while True:
             try:
-                async with open_event_log(self.store) as log:
-                    self.log.current = log
+                async with open_event_log(self.store) as store:
+                    self.log.current = store
                     try:
-                        task_status.started(log)
+                        task_status.started(store)
                         await trio.sleep_forever()
                     finally:
                         self.log.current = None
@@ -182,7 +182,7 @@ class Bus:
                 if not self._up:
                     raise
                 delay = next(delays)
-                logger.warning("event store unavailable: %s; retrying in %.1f s", error, delay)
+                log.warning("event store unavailable: %s; retrying in %.1f s", error, delay)
                 await trio.sleep(delay)
 
     async def _run_providers(self, *, task_status: trio.TaskStatus[None]) -> None:
@@ -200,14 +200,14 @@ class Bus:
         delays = self.backoff.delays()
         while True:
             try:
-                async with self._bridge_log() as (log, identity):
-                    bridge = InferenceBridge(log, self.registry, identity_id=identity)
+                async with self._bridge_log() as (events, identity):
+                    bridge = InferenceBridge(events, self.registry, identity_id=identity)
                     await bridge.run(task_status=started)
             except* StoreError as group:
                 if not (self._up and started.done):
                     raise
                 delay = next(delays)
-                logger.warning(
+                log.warning(
                     "inference bridge paused: %s; retrying in %.1f s", group.exceptions[0], delay
                 )
                 await trio.sleep(delay)
@@ -242,8 +242,8 @@ class _Once:
 
 
 @asynccontextmanager
-async def _just(log: EventLog) -> AsyncIterator[tuple[EventLog, str]]:
-    yield log, BRIDGE_IDENTITY
+async def _just(events: EventLog) -> AsyncIterator[tuple[EventLog, str]]:
+    yield events, BRIDGE_IDENTITY
 
 
 @asynccontextmanager

@@ -1,47 +1,53 @@
 """The inference bridge: answers ``bus.inference.*`` requests from the event log (BUS.md §3).
 
-It listens to the four request names (unicast, group ``asm-inference``, explicit ack),
-validates each request, dispatches it to the provider that serves its node, publishes the
-response under the request's correlation id, and only then acks::
+One request's life, in the order this module reads::
 
     bridge = InferenceBridge(log, ProviderRegistry([ollama]))
     specs = [ChildSpec("inference-bridge", bridge.run, Restart.PERMANENT)]
 
+1. **It arrives** (:meth:`InferenceBridge.run`): the four request names are listened to
+   (unicast, group ``asm-inference``, explicit ack), one task per request.
+2. **The answer book** (:meth:`InferenceBridge._answer_of`): a repeat of a request
+   answered within the window, by (name, correlation id) and the same payload, gets the
+   stored response (:mod:`actors.bus._answer_book`, which has the trust rule); a
+   different request under a correlation id already answered gets a ``conflict``.
+3. **Otherwise act** (:meth:`InferenceBridge._act`): validate the payload, look up the
+   provider that serves its node (:class:`ProviderRegistry`), hold the node for an
+   install or model.ensure, and call the provider within the request's deadline,
+   publishing its progress reports (:mod:`actors.bus.progress`) under the correlation id.
+4. **The response** (:meth:`InferenceBridge._publish`) goes out under the request's
+   correlation id, and only then is the request acked.
+
+Every response is valid (:mod:`contracts.inference.responses` checks a provider's answer
+and writes the ok:false ones). Whose stored responses count: only the bridge's own
+(``identity_id``, or the identity the log stamps on what it publishes — a remote API
+stamps the token's subject, so pass that); anyone else's is ignored and the request acted
+on.
+
 The log may be the embedded one or a remote Bus Events API: whatever its ``listen``
 raises (a lost connection, a 401) ends :meth:`InferenceBridge.run`, so the supervisor
-restarts the bridge, and unacked requests return to the group.
-
-Why the ack waits are long: a request stays pending until its ack, and one not acked
-within ``ack_wait`` is handed out again, possibly to another process. So each request
-name is listened to with ``ack_wait`` = its deadline + ``ack_margin``, which no answer
-outlives; a crash between publish and ack is repaired by the redelivery, which finds the
-stored response (:mod:`actors.bus._answers`) instead of acting twice.
-
-Whose stored responses count: only the bridge's own (``identity_id``, or the identity the
-log stamps on what it publishes — a remote API stamps the token's subject, so pass that),
-answering a request of the same name and correlation id found in the log. Anyone who may
-read an inference name may publish under it, so a response from anyone else is ignored and
-the request is acted on (:mod:`actors.bus._answers` has the rule). Every response the
-bridge publishes is valid (:mod:`contracts.inference.responses`): one it could not make valid
-is published as an ok:false response that is.
+restarts the bridge, and unacked requests return to the group. Why the ack waits are
+long: a request not acked within ``ack_wait`` is handed out again, possibly to another
+process, so each name is listened to with ``ack_wait`` = its deadline + ``ack_margin``,
+which no answer outlives; a crash between publish and ack is repaired by the redelivery,
+which finds the stored response instead of acting twice.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Final, assert_never
 
 import msgspec
 import trio
 
-from actors.bus._answers import Answer, AnswerBook
-from actors.bus.progress import progress_to
-from actors.bus.registry import InferenceProvider, ProviderRegistry, Refusal
+from actors.bus._answer_book import Answer, AnswerBook
+from actors.bus.progress import ProgressSink, progress_to
+from actors.bus.registry import InferenceProvider, ProviderRefusal, ProviderRegistry
 from contracts.events import Event, ListenQuery, PublishEnvelope
 from contracts.inference import (
     BRIDGE_IDENTITY,
@@ -52,7 +58,6 @@ from contracts.inference import (
     RESPONSE_FOR,
     STATUS_REQUEST,
     VERIFY_REQUEST,
-    ErrorClass,
     InstallRequest,
     Invalid,
     ModelEnsureRequest,
@@ -61,7 +66,7 @@ from contracts.inference import (
     Subject,
     VerifyRequest,
     checked_answer,
-    failure,
+    failure_json,
     subject_of,
     subject_of_raw,
     validate,
@@ -70,7 +75,7 @@ from transport.event_log import EventLog, StoreError
 
 __all__ = ["DEFAULT_DEADLINES", "GROUP", "InferenceBridge"]
 
-logger = logging.getLogger("asm.bridge")
+log = logging.getLogger("asm.bridge")
 
 GROUP: Final = "asm-inference"
 #: Seconds each request may take before it is answered ``timeout`` (BUS.md §3).
@@ -88,21 +93,6 @@ _OPERATION: Final = {
     STATUS_REQUEST: "status",
     VERIFY_REQUEST: "verify",
 }
-
-
-class _Outcome(msgspec.Struct):
-    """Just enough of a response to log how a request ended."""
-
-    ok: bool = False
-    error_class: str = ""
-
-
-_OUTCOME: Final = msgspec.json.Decoder(_Outcome)
-
-
-def default_consumer() -> str:
-    """``<host>:<pid>``: one consumer name per process (within the 128-character limit)."""
-    return f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
 class InferenceBridge:
@@ -138,7 +128,7 @@ class InferenceBridge:
         self._identity_id = identity_id
         self._ack_margin = ack_margin
         self._limiter = trio.CapacityLimiter(concurrency)
-        self._answers = AnswerBook(
+        self._book = AnswerBook(
             log,
             window=idempotency_seconds,
             clock=clock,
@@ -151,12 +141,14 @@ class InferenceBridge:
     def consumer(self) -> str:
         return self._consumer
 
+    # --- 1. a request arrives -------------------------------------------------------------
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen and answer until cancelled; started once all four names are listened to."""
         async with trio.open_nursery() as nursery:
             for name in REQUEST_NAMES:
                 await nursery.start(self._listen, name, nursery)
-            logger.info(
+            log.info(
                 "inference bridge %s in group %r answers for %s",
                 self._consumer,
                 self._group,
@@ -200,22 +192,13 @@ class InferenceBridge:
             self._limiter.release_on_behalf_of(token)
 
     async def _answer(self, event: Event) -> None:
-        """Answer one request (from memory when it was answered before), then ack it."""
-        name, correlation_id = event.name, event.correlation_id
-        if correlation_id is None:
-            logger.warning("%s %s has no correlation id; answering without one", name, event.id)
-            answer, acted = Answer(await self._act(event), 0.0, event.id), True
-        else:
-            answer, acted = await self._answers.settle(
-                (name, correlation_id), event, lambda: self._act(event)
-            )
-            if not answer.answers(bytes(event.payload)):
-                answer = self._conflict(event, answer)
+        """One request's life: its answer (2, 3), the response published (4), the ack."""
+        answer, acted = await self._answer_of(event)
         outcome = _OUTCOME.decode(answer.payload)
-        logger.info(
+        log.info(
             "%s correlation_id=%s request=%s: %s%s",
-            name,
-            correlation_id,
+            event.name,
+            event.correlation_id,
             event.id,
             "ok" if outcome.ok else outcome.error_class,
             "" if acted else " (stored answer)",
@@ -225,25 +208,120 @@ class InferenceBridge:
                 await self._publish(event, answer)
                 answer.answered.add(event.id)
             if not await self._log.ack(self._group, self._consumer, event.id):
-                logger.info("%s %s was no longer pending when acked", name, event.id)
+                log.info("%s %s was no longer pending when acked", event.name, event.id)
         except StoreError as error:
             # Nothing stored or acked: the request comes back after ack_wait and is
             # answered from memory then. Only the class: a store's message may hold a URL.
-            logger.warning("%s %s: the event log failed (%s)", name, event.id, type(error).__name__)
+            log.warning(
+                "%s %s: the event log failed (%s)", event.name, event.id, type(error).__name__
+            )
+
+    # --- 2. the answer book ---------------------------------------------------------------
+
+    async def _answer_of(self, event: Event) -> tuple[Answer, bool]:
+        """The answer to ``event`` and whether it was made now: the stored one for a
+        repeat, a conflict for a different request under a used correlation id, else
+        what acting on it gives."""
+        name, correlation_id = event.name, event.correlation_id
+        if correlation_id is None:
+            log.warning("%s %s has no correlation id; answering without one", name, event.id)
+            return Answer(await self._act(event), 0.0, event.id), True
+        async with self._book.hold((name, correlation_id)) as held:
+            answer, acted = held.answer, held.answer is None
+            if answer is None:  # neither in memory nor the bridge's own in the log
+                answer = held.record(await self._act(event), event)
+        if not answer.answers(bytes(event.payload)):
+            answer = self._conflict(event, answer)
+        return answer, acted
 
     def _conflict(self, request: Event, earlier: Answer) -> Answer:
         """The answer to a request whose correlation id an earlier, different request
-        holds (see :mod:`actors.bus._answers`): a conflict, remembered for nothing."""
+        holds (see :mod:`actors.bus._answer_book`): a conflict, remembered for nothing."""
         diagnostics = [
             f"correlation id {request.correlation_id!r} already names a different request "
             f"({earlier.made_for}) answered within the idempotency window; "
             "publish this request with a new correlation id"
         ]
         data = bytes(request.payload)
-        payload = _encode_failure(request.name, subject_of_raw(data), "conflict", diagnostics)
+        payload = failure_json(request.name, subject_of_raw(data), "conflict", diagnostics)
         return Answer(payload, 0.0, request.id, request=data)
 
+    # --- 3. acting on it: validate, look up the provider, dispatch ------------------------
+
+    async def _act(self, event: Event) -> bytes:
+        """The JSON of the response to ``event``: validate it, look up the provider that
+        serves its node, dispatch it to that provider."""
+        name, data = event.name, bytes(event.payload)
+        match validate(name, data):
+            case Invalid(diagnostics=diagnostics):
+                return failure_json(name, subject_of_raw(data), "bad_request", diagnostics)
+            case request:
+                assert isinstance(request, RequestPayload)  # a request name gives a request
+        subject = subject_of(request)
+        match self._registry.resolve(subject.provider, subject.node_id):
+            case ProviderRefusal(error_class=error_class, diagnostic=diagnostic):
+                return failure_json(name, subject, error_class, [diagnostic])
+            case provider:
+                return await self._dispatch(event, subject, provider, request)
+
+    async def _dispatch(
+        self, event: Event, subject: Subject, provider: InferenceProvider, request: RequestPayload
+    ) -> bytes:
+        """Hold the node for an install or model.ensure (a second one meanwhile is a
+        conflict), then call the provider."""
+        node = (subject.provider, subject.node_id)
+        exclusive = event.name in EXCLUSIVE
+        if exclusive:
+            if node in self._busy:
+                return failure_json(
+                    event.name,
+                    subject,
+                    "conflict",
+                    [
+                        f"conflict: node {subject.node_id!r} is busy with another install or"
+                        " model.ensure; send the request again once that one is answered"
+                    ],
+                )
+            self._busy.add(node)
+        try:
+            return await self._call(event, subject, provider, request)
+        finally:
+            if exclusive:
+                self._busy.discard(node)
+
+    async def _call(
+        self, event: Event, subject: Subject, provider: InferenceProvider, request: RequestPayload
+    ) -> bytes:
+        """The provider's checked answer within the deadline (else ``timeout``, or
+        ``provider_error`` when it raised); its progress reports are published meanwhile."""
+        name = event.name
+        deadline = self._deadlines[name]
+        operation = _OPERATION[name]
+        try:
+            with trio.move_on_after(deadline), progress_to(self._progress_sink(event)):
+                return checked_answer(name, subject, await _operation(provider, request))
+        except Exception as error:
+            # The exception's text may quote a secret (a URL with a token, a key path):
+            # only its class goes to the log and into the diagnostic.
+            kind = type(error).__name__
+            log.warning("%s on node %r: provider raised %s", operation, subject.node_id, kind)
+            return failure_json(
+                name,
+                subject,
+                "provider_error",
+                [f"provider_error: {subject.provider} failed during {operation} ({kind})"],
+            )
+        return failure_json(
+            name,
+            subject,
+            "timeout",
+            [f"timeout: {operation} on node {subject.node_id!r} took longer than {deadline:g} s"],
+        )
+
+    # --- 4. publishing: the response, and the progress meanwhile --------------------------
+
     async def _publish(self, request: Event, answer: Answer) -> None:
+        """Publish ``answer`` as the response to ``request``, under its correlation id."""
         metadata = {"request_id": request.id}
         if answer.made_for != request.id:
             metadata["answer_of"] = answer.made_for  # a repeat: the window is the original's
@@ -255,100 +333,55 @@ class InferenceBridge:
         )
         await self._append(envelope)
 
+    def _progress_sink(self, request: Event) -> ProgressSink:
+        """Where the provider's progress reports of ``request`` go: published under its
+        correlation id, as a courtesy (a store that fails them does not stop the work)."""
+
+        async def publish_progress(progress: Mapping[str, object]) -> None:
+            envelope = PublishEnvelope(
+                name=MODEL_ENSURE_PROGRESS,
+                payload=msgspec.Raw(msgspec.json.encode(progress)),
+                correlation_id=request.correlation_id,
+                metadata={"request_id": request.id},
+            )
+            try:
+                await self._append(envelope)
+            except StoreError as error:
+                log.warning("progress of %s not published (%s)", request.id, type(error).__name__)
+
+        return publish_progress
+
     async def _append(self, envelope: PublishEnvelope) -> None:
         """Publish as the bridge, and note the identity the log stamped on it."""
         for event in await self._log.append([envelope], identity_id=self._identity_id):
-            self._answers.published_as(event.identity_id)
-
-    async def _progress_sink_for(self, request: Event, progress: Mapping[str, object]) -> None:
-        """Publish one progress report of ``request`` under its correlation id."""
-        envelope = PublishEnvelope(
-            name=MODEL_ENSURE_PROGRESS,
-            payload=msgspec.Raw(msgspec.json.encode(progress)),
-            correlation_id=request.correlation_id,
-            metadata={"request_id": request.id},
-        )
-        try:
-            await self._append(envelope)
-        except StoreError as error:  # progress is a courtesy: the operation goes on
-            logger.warning("progress of %s not published (%s)", request.id, type(error).__name__)
-
-    async def _act(self, event: Event) -> bytes:
-        """The JSON of the response to ``event``; the provider's progress reports of it
-        are published under its correlation id meanwhile."""
-        with progress_to(functools.partial(self._progress_sink_for, event)):
-            return await self._act_on(event)
-
-    async def _act_on(self, event: Event) -> bytes:
-        """The JSON of the response to ``event``: validate, resolve, dispatch."""
-        name, data = event.name, bytes(event.payload)
-        request = validate(name, data)
-        if isinstance(request, Invalid):
-            return _encode_failure(name, subject_of_raw(data), "bad_request", request.diagnostics)
-        assert isinstance(request, RequestPayload)  # a request name validates to a request
-        subject = subject_of(request)
-        provider = self._registry.resolve(subject.provider, subject.node_id)
-        if isinstance(provider, Refusal):
-            return _encode_failure(name, subject, provider.error_class, [provider.diagnostic])
-        node = (subject.provider, subject.node_id)
-        exclusive = name in EXCLUSIVE
-        if exclusive:
-            if node in self._busy:
-                return _encode_failure(
-                    name,
-                    subject,
-                    "conflict",
-                    [
-                        f"conflict: node {subject.node_id!r} is busy with another install or"
-                        " model.ensure; send the request again once that one is answered"
-                    ],
-                )
-            self._busy.add(node)
-        try:
-            return await self._dispatch(name, subject, provider, request)
-        finally:
-            if exclusive:
-                self._busy.discard(node)
-
-    async def _dispatch(
-        self, name: str, subject: Subject, provider: InferenceProvider, request: RequestPayload
-    ) -> bytes:
-        deadline = self._deadlines[name]
-        operation = _OPERATION[name]
-        try:
-            with trio.move_on_after(deadline):
-                return checked_answer(name, subject, await _call(provider, request))
-        except Exception as error:
-            # The exception's text may quote a secret (a URL with a token, a key path):
-            # only its class goes to the log and into the diagnostic.
-            kind = type(error).__name__
-            logger.warning("%s on node %r: provider raised %s", operation, subject.node_id, kind)
-            return _encode_failure(
-                name,
-                subject,
-                "provider_error",
-                [f"provider_error: {subject.provider} failed during {operation} ({kind})"],
-            )
-        return _encode_failure(
-            name,
-            subject,
-            "timeout",
-            [f"timeout: {operation} on node {subject.node_id!r} took longer than {deadline:g} s"],
-        )
+            self._book.published_as(event.identity_id)
 
 
-async def _call(provider: InferenceProvider, request: RequestPayload) -> object:
-    if isinstance(request, InstallRequest):
-        return await provider.install(request)
-    if isinstance(request, ModelEnsureRequest):
-        return await provider.ensure_model(request)
-    if isinstance(request, StatusRequest):
-        return await provider.status(request)
-    assert isinstance(request, VerifyRequest)
-    return await provider.verify(request)
+class _Outcome(msgspec.Struct):
+    """Just enough of a response to log how a request ended."""
+
+    ok: bool = False
+    error_class: str = ""
 
 
-def _encode_failure(
-    name: str, subject: Subject, error_class: ErrorClass, diagnostics: Sequence[str]
-) -> bytes:
-    return msgspec.json.encode(failure(name, subject, error_class, list(diagnostics)))
+_OUTCOME: Final = msgspec.json.Decoder(_Outcome)
+
+
+def default_consumer() -> str:
+    """``<host>:<pid>``: one consumer name per process (within the 128-character limit)."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+async def _operation(provider: InferenceProvider, request: RequestPayload) -> object:
+    """The provider's answer to ``request``: the operation its kind names."""
+    match request:
+        case InstallRequest():
+            return await provider.install(request)
+        case ModelEnsureRequest():
+            return await provider.ensure_model(request)
+        case StatusRequest():
+            return await provider.status(request)
+        case VerifyRequest():
+            return await provider.verify(request)
+        case _:
+            assert_never(request)

@@ -6,7 +6,7 @@ checks the node before dispatching::
 
     registry = ProviderRegistry([ollama])
     match registry.resolve("ollama", "gpu-1"):
-        case Refusal(error_class=error_class, diagnostic=diagnostic):
+        case ProviderRefusal(error_class=error_class, diagnostic=diagnostic):
             ...  # answer ok:false with error_class
         case provider:
             response = await provider.status(request)
@@ -36,7 +36,13 @@ from contracts.inference import (
     VerifyResponse,
 )
 
-__all__ = ["InferenceProvider", "NodeListing", "ProviderRegistry", "Refusal", "Supervising"]
+__all__ = [
+    "InferenceProvider",
+    "NodeListing",
+    "ProviderRefusal",
+    "ProviderRegistry",
+    "Supervising",
+]
 
 
 class InferenceProvider(Protocol):
@@ -80,8 +86,9 @@ class NodeListing(Protocol):
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """Why no provider answers a request: the error class and one diagnostic."""
+class ProviderRefusal:
+    """Why no provider answers a request (none registered under its id, or none that
+    serves its node): the error class and one diagnostic."""
 
     error_class: ErrorClass
     diagnostic: str
@@ -106,7 +113,7 @@ class ProviderRegistry:
         """The provider registered under ``provider_id``, or None."""
         return self._providers.get(provider_id)
 
-    def resolve(self, provider_id: str, node_id: str) -> InferenceProvider | Refusal:
+    def resolve(self, provider_id: str, node_id: str) -> InferenceProvider | ProviderRefusal:
         """The provider that answers for ``node_id``, or why there is none.
 
         An unregistered provider id is ``unsupported_provider``; a node the provider does
@@ -114,13 +121,13 @@ class ProviderRegistry:
         """
         provider = self._providers.get(provider_id)
         if provider is None:
-            return Refusal(
+            return ProviderRefusal(
                 "unsupported_provider",
                 f"unsupported_provider: provider {provider_id!r} is not served here"
                 f" (served: {', '.join(self.names()) or 'none'})",
             )
         if not provider.serves(node_id):
-            return Refusal(
+            return ProviderRefusal(
                 "unknown_node",
                 f"unknown_node: provider {provider_id!r} has no node {node_id!r}",
             )

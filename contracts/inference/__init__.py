@@ -68,6 +68,7 @@ from contracts.inference.responses import (
     Subject,
     checked_answer,
     failure,
+    failure_json,
     subject_of,
     subject_of_raw,
 )
@@ -149,6 +150,7 @@ __all__ = [
     "encode_payload",
     "event_help",
     "failure",
+    "failure_json",
     "install_actions",
     "listen_of_url",
     "model_present",

@@ -1,6 +1,7 @@
 """The ok:false responses the bridge writes itself, and the checks on a provider's answer.
 
     answer = failure(VERIFY_REQUEST, subject_of_raw(data), "bad_request", diagnostics)
+    payload = failure_json(VERIFY_REQUEST, subject_of_raw(data), "bad_request", diagnostics)
 
 Every response leaves here valid, whatever it answers, because a response obeys the field
 rules of its request (provider, node_id, model) and the bridge must never publish one that
@@ -16,6 +17,7 @@ response never carries more than valid ids of what it answers.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -35,7 +37,15 @@ from contracts.inference.payloads import (
 from contracts.inference.rules import NODE_ID_PATTERN, check_model
 from contracts.inference.validation import Invalid, validate
 
-__all__ = ["Subject", "answerable", "checked_answer", "failure", "subject_of", "subject_of_raw"]
+__all__ = [
+    "Subject",
+    "answerable",
+    "checked_answer",
+    "failure",
+    "failure_json",
+    "subject_of",
+    "subject_of_raw",
+]
 
 _LOOSE: Final = msgspec.json.Decoder()
 _NODE_ID: Final = re.compile(NODE_ID_PATTERN)
@@ -116,6 +126,13 @@ def failure(
     return msgspec.convert(fields, RESPONSE_TYPES[RESPONSE_FOR[request_name]])
 
 
+def failure_json(
+    request_name: str, subject: Subject, error_class: ErrorClass, diagnostics: Sequence[str]
+) -> bytes:
+    """The JSON of :func:`failure`: what the bridge publishes."""
+    return msgspec.json.encode(failure(request_name, subject, error_class, list(diagnostics)))
+
+
 def checked_answer(request_name: str, subject: Subject, answer: object) -> bytes:
     """The JSON of a provider's answer, or of a provider_error when it breaks the contract.
 
@@ -133,4 +150,4 @@ def checked_answer(request_name: str, subject: Subject, answer: object) -> bytes
             return data
         problem = f"answered with an invalid response ({checked.rules[0]})"
     diagnostic = f"provider_error: provider {subject.provider!r} {problem}"
-    return msgspec.json.encode(failure(request_name, subject, "provider_error", [diagnostic]))
+    return failure_json(request_name, subject, "provider_error", [diagnostic])

@@ -3,7 +3,7 @@
 Issue 15: a token that may read an inference name may also publish under it, and
 correlation ids are predictable, so a response found in the log is replayed only when the
 bridge published it and it answers a request of the same name and correlation id
-(:mod:`actors.bus._answers`). Every response the bridge publishes is valid.
+(:mod:`actors.bus._answer_book`). Every response the bridge publishes is valid.
 """
 
 from __future__ import annotations

@@ -172,9 +172,9 @@ async def test_loopback_only_fails_for_a_listen_address_that_is_not_loopback(
 
 
 def test_a_node_not_in_the_config_is_unknown_node(tmp_path: Path) -> None:
-    from actors.bus import ProviderRegistry, Refusal
+    from actors.bus import ProviderRefusal, ProviderRegistry
 
     ollama = provider({"node-1": node("http://127.0.0.1:9")}, tmp_path)
     refusal = ProviderRegistry([ollama]).resolve("ollama", "node-2")
-    assert isinstance(refusal, Refusal) and refusal.error_class == "unknown_node"
+    assert isinstance(refusal, ProviderRefusal) and refusal.error_class == "unknown_node"
     assert ProviderRegistry([ollama]).resolve("ollama", "node-1") is ollama

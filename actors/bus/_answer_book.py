@@ -10,7 +10,10 @@ acting twice, for 24 hours (**decided**). Two places remember an answer:
   request is redelivered.
 
     book = AnswerBook(log, window=86400.0, clock=time.time, publisher="asm-inference-bridge")
-    answer, acted = await book.settle((name, correlation_id), request, act)
+    async with book.hold((name, correlation_id)) as held:
+        answer = held.answer  # in memory, or the bridge's own response in the log
+        if answer is None:  # nobody answered it yet: act, and the book remembers it
+            answer = held.record(await act(request), request)
     if not answer.answers(bytes(request.payload)):
         ...  # the correlation id was used by a different request: a conflict
     book.published_as(event.identity_id)  # what the log stamped on the bridge's own publish
@@ -46,7 +49,8 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import msgspec
@@ -56,7 +60,7 @@ from contracts.events import Event, ListenQuery
 from contracts.inference import RESPONSE_FOR, Invalid, validate
 from transport.event_log import EventLog
 
-__all__ = ["Answer", "AnswerBook", "Key"]
+__all__ = ["Answer", "AnswerBook", "Held", "Key"]
 
 Key = tuple[str, str]
 """(request name, correlation id)."""
@@ -86,6 +90,19 @@ def _same_json(one: bytes, other: bytes) -> bool:
         return one == other
 
 
+class Held:
+    """One key's entry while its holder answers it (see :meth:`AnswerBook.hold`)."""
+
+    def __init__(self, answer: Answer | None, clock: Callable[[], float]) -> None:
+        self.answer = answer
+        self._clock = clock
+
+    def record(self, payload: bytes, request: Event) -> Answer:
+        """Note ``payload`` as the answer made now for ``request``; that answer."""
+        self.answer = Answer(payload, self._clock(), request.id, request=bytes(request.payload))
+        return self.answer
+
+
 class AnswerBook:
     """Answers by key for ``window`` seconds, found in memory or in the log."""
 
@@ -110,13 +127,14 @@ class AnswerBook:
         """Note the identity the log stamped on something the bridge published."""
         self._publishers.add(identity_id)
 
-    async def settle(
-        self, key: Key, request: Event, act: Callable[[], Awaitable[bytes]]
-    ) -> tuple[Answer, bool]:
-        """The answer for ``key``, calling ``act`` only when nobody has answered it yet.
+    @asynccontextmanager
+    async def hold(self, key: Key) -> AsyncIterator[Held]:
+        """Hold ``key`` while its answer is found or made; remembered when the block ends.
 
-        True when ``act`` ran now (for ``request``). While one caller acts, others with
-        the same key wait for its answer; if it fails, the next of them acts instead. The
+        ``held.answer`` is the stored answer (in memory, else the bridge's own in the log)
+        or None: then the holder acts and gives its answer to :meth:`Held.record`. While
+        one caller holds a key, others with the same key wait for its answer; if it fails
+        (the block ends without an answer), the next of them holds the key instead. The
         window counts from when the answer was made, not from its latest repeat.
         """
         while (answer := self._recall(key)) is None:
@@ -125,15 +143,14 @@ class AnswerBook:
                 break
             await pending.wait()
         else:
-            return answer, False
+            yield Held(answer, self._clock)
+            return
         done = self._pending[key] = trio.Event()
         try:
-            stored = await self._find_in_log(key)
-            answer = stored or Answer(
-                await act(), self._clock(), request.id, request=bytes(request.payload)
-            )
-            self._remember(key, answer)
-            return answer, stored is None
+            held = Held(await self._find_in_log(key), self._clock)
+            yield held
+            if held.answer is not None:
+                self._remember(key, held.answer)
         finally:
             del self._pending[key]
             done.set()
