@@ -224,17 +224,6 @@ def validate(name: str, data: bytes | str) -> Payload | Invalid:
     return payload
 
 
-def validate_object(name: str, value: object) -> Payload | Invalid:
-    """Validate an already-decoded JSON value (dicts, lists, str, int, bool, None)."""
-    kind = PAYLOAD_TYPES.get(name)
-    if kind is None:
-        raise UnknownEventError(name)
-    try:
-        return msgspec.convert(value, kind)
-    except msgspec.ValidationError as error:
-        return _diagnose(name, str(error))
-
-
 def encode_payload(payload: Payload) -> bytes:
     """The normalized JSON of a valid payload: defaults filled in, absent options omitted."""
     return msgspec.json.encode(payload)
