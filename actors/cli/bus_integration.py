@@ -12,14 +12,13 @@ every mode is answered from :mod:`contracts` alone.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import msgspec
 
+from actors.cli.common import EXIT_FAILED, EXIT_OK, CommandParser
 from contracts import __version__
 from contracts.events import MAX_ENVELOPE_BYTES
 from contracts.inference import (
@@ -33,7 +32,6 @@ from contracts.inference import (
 )
 
 PROG = "bus-integration-inference"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class _Summary(msgspec.Struct):
@@ -49,14 +47,8 @@ class _Refusal(msgspec.Struct):
     diagnostics: list[str]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> CommandParser:
+    parser = CommandParser(
         prog=PROG,
         description="The provider-neutral bus.inference contract: its events, their rules,"
         " and a validator. Needs no credentials.",
@@ -115,18 +107,18 @@ def _self_test() -> int:
     return EXIT_OK
 
 
-def _known_event(parser: _Parser, name: str) -> None:
+def _known_event(parser: CommandParser, name: str) -> None:
     if name not in EVENT_NAMES:
         parser.error(f"unknown event {name!r}; one of: {', '.join(EVENT_NAMES)}")
 
 
-def _event_help(parser: _Parser, name: str) -> int:
+def _event_help(parser: CommandParser, name: str) -> int:
     _known_event(parser, name)
     print(event_help(name))
     return EXIT_OK
 
 
-def _validate(parser: _Parser, values: list[str]) -> int:
+def _validate(parser: CommandParser, values: list[str]) -> int:
     if len(values) > 2:
         parser.error("--validate takes EVENT_NAME and at most one FILE")
     name, source = values[0], values[1] if len(values) == 2 else "-"

@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 
-__all__ = ["add_conformance_parser", "run_conformance"]
+from actors.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+__all__ = ["add_conformance_parser", "run_conformance"]
 
 
 def _scale(text: str) -> float:
@@ -84,7 +84,7 @@ def add_conformance_parser(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _reachable(url: str, timeout: float) -> str | None:
-    from transport.conformance._http import open_client  # noqa: PLC0415 - needs Hypothesis
+    from transport.conformance import open_client  # noqa: PLC0415 - needs Hypothesis
 
     try:
         with open_client(timeout) as http:

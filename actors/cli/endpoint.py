@@ -27,13 +27,15 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from actors.cli.common import EXIT_FAILED, EXIT_OK, add_state_dir_option, seconds_parser
+
 __all__ = ["add_endpoint_parser", "run_endpoint"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
 TOKEN_ENV = "ASM_ADMIN_TOKEN"
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 ENDPOINTS_PATH = "/api/v1/endpoints"
+_seconds = seconds_parser(float("inf"), "must be a positive number of seconds: {text!r}")
 
 
 class CommandFailed(Exception):
@@ -54,7 +56,7 @@ def add_endpoint_parser(commands: argparse._SubParsersAction[Any]) -> None:
     common.add_argument(
         "--server", default=None, help="base URL (default: <state-dir>/server.json)"
     )
-    common.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
+    add_state_dir_option(common)
     common.add_argument(
         "--admin-token-file",
         default=None,
@@ -264,16 +266,6 @@ def _reason(response: httpx.Response) -> str:
         if isinstance(message, str) and message:
             return f"{code}: {message}" if isinstance(code, str) and code else message
     return f"the server answered {response.reason_phrase or 'an error'}"
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
-    return value
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -21,29 +21,27 @@ server's error type and message on stderr, exit 1.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 import trio
 
+from actors.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from actors.cli.events_client import (
+    BASE_URL_ENV,
+    TOKEN_ENVS,
+    UsageError,
+    auth_hint,
+    client_from_environ,
+    notes_on_stderr,
+    until_signalled,
+)
 from contracts.events import MAX_JSON_DEPTH, ListenQuery, event_line
-from transport.events import EventsAuthError, EventsClient, EventsError
+from transport.events import EventsClient, EventsError
 
-__all__ = ["BASE_URL_ENV", "TOKEN_ENVS", "add_events_parser", "run_events"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-BASE_URL_ENV: Final = "BUS_EVENTS_API_BASE_URL"
-TOKEN_ENVS: Final = ("BUS_API_TOKEN", "BUS_EVENTS_TOKEN")
-
-
-class UsageError(Exception):
-    """A command that cannot run as given (exit 2); the message says what to set."""
+__all__ = ["add_events_parser", "run_events"]
 
 
 def add_events_parser(commands: argparse._SubParsersAction[Any]) -> None:
@@ -78,41 +76,17 @@ def run_events(args: argparse.Namespace) -> int:
     action: str = args.events_action
     try:
         if action == "send":
-            return trio.run(_send, _client(os.environ), args)
+            return trio.run(_send, client_from_environ(os.environ), args)
         query = _listen_query(args)
-        client = _client(os.environ)
-        with _notes_on_stderr(f"asm events {action}"):
-            return trio.run(_until_signalled, lambda: _listen(client, query))
+        client = client_from_environ(os.environ)
+        with notes_on_stderr(f"asm events {action}"):
+            return trio.run(until_signalled, lambda: _listen(client, query))
     except UsageError as error:
         print(f"asm events {action}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except EventsError as error:
-        print(f"asm events {action}: {error}{_hint(error)}", file=sys.stderr)
+        print(f"asm events {action}: {error}{auth_hint(error)}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def _client(environ: Mapping[str, str]) -> EventsClient:
-    base_url = environ.get(BASE_URL_ENV, "").strip()
-    if not base_url:
-        raise UsageError(
-            f"{BASE_URL_ENV} is not set; set it to the server's base URL (without /api/v1/events)"
-        )
-    token = next((environ[name].strip() for name in TOKEN_ENVS if environ.get(name)), "")
-    if not token:
-        raise UsageError(
-            f"neither {TOKEN_ENVS[0]} nor {TOKEN_ENVS[1]} is set; "
-            "set one to a token (`asm token issue` makes one)"
-        )
-    try:
-        return EventsClient(base_url, token)
-    except ValueError as error:  # names the variable's role, never its value
-        raise UsageError(str(error)) from None
-
-
-def _hint(error: EventsError) -> str:
-    if isinstance(error, EventsAuthError):
-        return f"; check the token in ${TOKEN_ENVS[0]} or ${TOKEN_ENVS[1]}"
-    return ""
 
 
 def _listen_query(args: argparse.Namespace) -> ListenQuery:
@@ -149,47 +123,6 @@ async def _listen(client: EventsClient, query: ListenQuery) -> int:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return EXIT_OK
     return EXIT_OK
-
-
-async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
-    """``run()``'s exit code, or 128 + the number of a SIGINT or SIGTERM that stops it."""
-    received: list[int] = []
-    failure: EventsError | None = None
-    code = EXIT_FAILED
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-
-            async def watch() -> None:
-                async for signum in signals:
-                    received.append(signum)
-                    nursery.cancel_scope.cancel()
-                    return
-
-            nursery.start_soon(watch)
-            try:
-                code = await run()
-            except EventsError as error:  # raised after the nursery, not in its group
-                failure = error
-            nursery.cancel_scope.cancel()
-    if received:
-        return 128 + received[0]
-    if failure is not None:
-        raise failure
-    return code
-
-
-@contextmanager
-def _notes_on_stderr(prefix: str) -> Iterator[None]:
-    """Show the client's reconnection notes on stderr while the command runs."""
-    logger = logging.getLogger("transport")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
-    handler.setLevel(logging.WARNING)
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
 
 
 def _json(text: str) -> msgspec.Raw:

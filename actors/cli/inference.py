@@ -36,14 +36,15 @@ import msgspec
 import trio
 
 from actors.cli._progress_bar import PullProgressBar
-from actors.cli.events import (
+from actors.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, seconds_parser
+from actors.cli.events_client import (
     BASE_URL_ENV,
     TOKEN_ENVS,
     UsageError,
-    _client,
-    _hint,
-    _notes_on_stderr,
-    _until_signalled,
+    auth_hint,
+    client_from_environ,
+    notes_on_stderr,
+    until_signalled,
 )
 from contracts.events import Event, ListenQuery
 from contracts.inference import (
@@ -63,7 +64,6 @@ from transport.events import REQUEST_LOOKBACK_SECONDS, EventsClient, EventsError
 
 __all__ = ["add_inference_parser", "run_inference"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REQUEST_FOR_ACTION: Final = {
     "install": INSTALL_REQUEST,
     "model-ensure": MODEL_ENSURE_REQUEST,
@@ -74,11 +74,14 @@ QUICK_TIMEOUT_SECONDS: Final = 30.0
 """status and verify: a ready provider answers in well under a second."""
 LONG_TIMEOUT_SECONDS: Final = 900.0
 """install and model-ensure: a runtime download or a model pull takes minutes."""
+_seconds = seconds_parser(10**7, "must be a number of seconds above 0")
 
 
 @dataclass(frozen=True)
-class InferenceRequest:
-    """One request as the command sends it, and how long to wait for its answer."""
+class OperatorRequest:
+    """One ``bus.inference.*.request`` as the operator's command sends it, and how long
+    to wait for its answer (not :class:`contracts.endpoint.InferenceRequest`, which is a
+    lease's chat request)."""
 
     action: str
     payload: dict[str, Any]
@@ -183,16 +186,6 @@ def _execution(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confirm", action="store_true", help="confirm an --execute")
 
 
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < seconds < 10**7:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
-    return seconds
-
-
 def request_payload(action: str, args: argparse.Namespace) -> dict[str, Any]:
     """The request payload the flags of ``asm inference <action>`` ask for (unchecked)."""
     payload: dict[str, Any] = {"provider": args.provider, "node_id": args.node}
@@ -233,7 +226,7 @@ def run_inference(args: argparse.Namespace) -> int:
     """Run ``asm inference <action>`` with parsed ``args``; returns the exit code."""
     action: str = args.inference_action
     progress: bool | None = getattr(args, "progress", None)
-    request = InferenceRequest(
+    request = OperatorRequest(
         action=action,
         payload=request_payload(action, args),
         correlation_id=str(uuid.uuid4()),
@@ -246,13 +239,13 @@ def run_inference(args: argparse.Namespace) -> int:
             print(f"{request.prefix}: invalid request: {diagnostic}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        client = _client(os.environ)
+        client = client_from_environ(os.environ)
     except UsageError as error:
         print(f"{request.prefix}: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        with _notes_on_stderr(request.prefix):
-            return trio.run(_until_signalled, partial(_exchange, client, request))
+        with notes_on_stderr(request.prefix):
+            return trio.run(until_signalled, partial(_exchange, client, request))
     except EventsTimeoutError:
         print(
             f"{request.prefix}: no response to {request.name} {request.correlation_id}"
@@ -261,11 +254,11 @@ def run_inference(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     except EventsError as error:
-        print(f"{request.prefix}: {error}{_hint(error)}", file=sys.stderr)
+        print(f"{request.prefix}: {error}{auth_hint(error)}", file=sys.stderr)
         return EXIT_FAILED
 
 
-async def _exchange(client: EventsClient, request: InferenceRequest) -> int:
+async def _exchange(client: EventsClient, request: OperatorRequest) -> int:
     """Publish ``request``, wait for its response and report it; the exit code."""
     async with client:
         if request.name == MODEL_ENSURE_REQUEST:
@@ -281,7 +274,7 @@ async def _exchange(client: EventsClient, request: InferenceRequest) -> int:
     return _report(request, bytes(response.payload))
 
 
-async def _ensure_with_progress(client: EventsClient, request: InferenceRequest) -> Event:
+async def _ensure_with_progress(client: EventsClient, request: OperatorRequest) -> Event:
     """The model.ensure response, drawing the progress events that come before it.
 
     One stream over ``bus.inference.model.ensure.*`` filtered by the correlation id
@@ -311,7 +304,7 @@ async def _ensure_with_progress(client: EventsClient, request: InferenceRequest)
     raise EventsTimeoutError(f"no {MODEL_ENSURE_RESPONSE} within {request.timeout:g} s")
 
 
-def _report(request: InferenceRequest, payload: bytes) -> int:
+def _report(request: OperatorRequest, payload: bytes) -> int:
     """Print the response payload as one JSON line; 0 when it is a valid ok response."""
     try:
         value = msgspec.json.decode(payload)

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from actors.cli.common import EXIT_FAILED, EXIT_OK, add_config_option
 from actors.serving import load_config
 from actors.sessions import resolve_executable
 from contracts.config import Config, ConfigError
@@ -41,7 +42,6 @@ from contracts.providers import scrubbed_environment as session_environment
 
 __all__ = ["ProviderReport", "ProvidersReport", "add_providers_parser", "probe", "run_providers"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
 PROBE_TIMEOUT_S = 10.0
 VERSION_MAX_CHARS = 200
 
@@ -75,9 +75,7 @@ def add_providers_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "providers", help="each provider CLI: executable, version, login, publication"
     )
     providers.add_argument("--json", action="store_true", help="one JSON document")
-    providers.add_argument(
-        "--config", default=None, help="asm.toml (default ./asm.toml if present)"
-    )
+    add_config_option(providers)
 
 
 def run_providers(args: argparse.Namespace) -> int:

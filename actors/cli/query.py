@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 
+from actors.cli.common import EXIT_FAILED, EXIT_OK, add_config_option
 from actors.serving import load_config
 from actors.sessions import UnknownProvider
 from actors.system import SessionFailed, open_system
@@ -26,8 +27,6 @@ from contracts.session import Failed, Message, TextDelta
 
 __all__ = ["add_query_parser", "run_query"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
-
 
 def add_query_parser(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``asm query`` on the ``asm`` subcommand parser."""
@@ -35,7 +34,7 @@ def add_query_parser(commands: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--provider", required=True, choices=list(PROFILES))
     query.add_argument("--model", required=True)
     query.add_argument("--stream", action="store_true", help="print text as it arrives")
-    query.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
+    add_config_option(query)
     query.add_argument("prompt", help="the prompt, or - to read it from stdin")
 
 

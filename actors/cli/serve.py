@@ -31,6 +31,13 @@ import msgspec
 import trio
 
 from actors.bus import Bus
+from actors.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_option,
+    add_state_dir_option,
+)
 from actors.processes import StateDirBusy, StateDirLock, hold_state_dir
 from actors.serving import (
     LOG_FORMATS,
@@ -48,7 +55,6 @@ from transport.event_log import StoreError, StoreSpecError
 
 __all__ = ["add_serve_parser", "run_serve"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVE_POOL_SIZE = 1  # SPEC §4.5: one parked session per lease unless configured
 
 
@@ -64,8 +70,8 @@ def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
         help="memory | sqlite:PATH | redis://HOST:PORT/DB (default sqlite:<state-dir>/events.db)",
     )
     serve.add_argument("--events-url", default=None, help="a remote Bus Events API")
-    serve.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
-    serve.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
+    add_config_option(serve)
+    add_state_dir_option(serve)
     serve.add_argument(
         "--log-format",
         choices=LOG_FORMATS,

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from actors.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_state_dir_option
 from actors.serving import EventsSecretError, events_secret
 from contracts.events import (
     DEFAULT_AUDIENCE,
@@ -32,7 +33,6 @@ from transport.events import issue_token
 
 __all__ = ["add_token_parser", "parse_ttl", "run_token"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TTL_SECONDS: Final = 3600
 MAX_TTL_SECONDS: Final = 3650 * 86400
 KNOWN_SCOPES: Final = (SCOPE_SEND, SCOPE_LISTEN, SCOPE_INFERENCE_READ, SCOPE_INFERENCE_ADMIN)
@@ -86,7 +86,7 @@ def add_token_parser(commands: argparse._SubParsersAction[Any]) -> None:
         default=float(DEFAULT_TTL_SECONDS),
         help="lifetime: 30s, 15m, 1h, 7d or seconds (default 1h)",
     )
-    issue.add_argument("--state-dir", default=".asm", help="state directory (default ./.asm)")
+    add_state_dir_option(issue)
     issue.add_argument(
         "--audience", default=DEFAULT_AUDIENCE, help=f"aud claim (default {DEFAULT_AUDIENCE})"
     )

@@ -1,4 +1,10 @@
-"""Finding and reading ``asm.toml`` for the commands (``--config``, else ``./asm.toml``)."""
+"""Finding and reading ``asm.toml`` for the commands (``--config``, else ``./asm.toml``).
+
+Every command that takes ``--config`` reads it the same way, so a missing file means
+the defaults and a bad one is a :class:`~contracts.config.ConfigError` naming it::
+
+    config = load_config(args.config)  # None: ./asm.toml when present, else defaults
+"""
 
 from __future__ import annotations
 
