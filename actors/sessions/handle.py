@@ -95,6 +95,36 @@ class Session:
         """End the run now; the ladder still reaps the process group."""
         self._scope.cancel()
 
+    # The actor's side of the handle: only the session actor and its outbox call these.
+
+    def run_scope(self) -> trio.CancelScope:
+        """The cancel scope the actor runs in; :meth:`cancel` and :meth:`withdraw` cancel it."""
+        return self._scope
+
+    async def receive_conversation(self) -> Conversation:
+        """The conversation :meth:`submit` hands over, once it is submitted."""
+        return await self._prompts[1].receive()
+
+    async def send_event(self, event: SessionEvent) -> None:
+        """Send one event to the consumer, waiting while its buffer is full.
+
+        Raises ``trio.BrokenResourceError`` when the consumer closed its channel.
+        """
+        await self._events[0].send(event)
+
+    def send_event_nowait(self, event: SessionEvent) -> None:
+        """Send one event only if there is room (``trio.WouldBlock`` otherwise)."""
+        self._events[0].send_nowait(event)
+
+    def mark_answered(self) -> None:
+        """The last event (Finished or Failed) is on its way: leaving :meth:`stream` after
+        it no longer cancels the run."""
+        self._answered = True
+
+    def close_events(self) -> None:
+        """No more events: the consumer's channel ends after those already sent."""
+        self._events[0].close()
+
     @asynccontextmanager
     async def stream(
         self, prompt: Conversation | str

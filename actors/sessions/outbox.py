@@ -71,10 +71,10 @@ class Outbox:
         elif not self.started:
             await self.emit(Started(provider=session.provider, model=self._model))
         if isinstance(event, Finished | Failed):
-            session._answered = True
+            session.mark_answered()
             self._count(event)
         try:
-            await session._events[0].send(event)
+            await session.send_event(event)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             log.debug("%s session: consumer went away", session.provider)
             session.cancel()
@@ -89,7 +89,6 @@ class Outbox:
         """Deliver the last events: up to ``wait`` seconds for a slow consumer, never for
         a gone one."""
         cancelled = any(isinstance(e, Failed) and e.kind == "cancelled" for e in events)
-        send = self._session._events[0]
         with trio.CancelScope(shield=True), trio.move_on_after(wait):
             for event in events:
                 if not cancelled:
@@ -100,7 +99,7 @@ class Outbox:
                 with contextlib.suppress(
                     trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
                 ):
-                    send.send_nowait(self._redactor.event(event))
+                    self._session.send_event_nowait(self._redactor.event(event))
 
     def _count(self, event: SessionEvent) -> None:
         """Count the run's start and its end (finished or the Failed kind), each once."""

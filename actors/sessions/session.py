@@ -106,11 +106,11 @@ class SessionActor:
         sandbox = Sandbox.create(self.spec.work_root, session.provider)
         workspace = Workspace(str(sandbox.root), str(uuid.uuid4()))
         try:
-            with session._scope:
+            with session.run_scope():
                 await self._run_in(sandbox, workspace, task_status)
         finally:
             await sandbox.remove()
-            session._events[0].close()
+            session.close_events()
             session.reaped.set()
             session.ended.set()
 
@@ -185,7 +185,7 @@ class SessionActor:
                 if code is not None:
                     await self._close(ending, code, tail.text())
                 # Done for the consumer; removing the private directory can take a while.
-                session._events[0].close()
+                session.close_events()
                 session.reaped.set()
 
     async def _launch(
@@ -232,7 +232,7 @@ class SessionActor:
     async def _next_conversation(self) -> Conversation | None:
         """The submitted conversation, or None when the session ends before it comes."""
         with contextlib.suppress(trio.EndOfChannel):
-            conversation = await self.session._prompts[1].receive()
+            conversation = await self.session.receive_conversation()
             resume_request(self.session.submitted_by)  # log as part of the submitter's request
             return conversation
         return None
