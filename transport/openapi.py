@@ -20,12 +20,11 @@ from typing import Any, Final
 
 import msgspec
 
-from contracts import __version__
+from contracts import __version__, openai
+from contracts import events as bus
 from contracts.endpoint import ConsumerManifest
 from contracts.events import AckRequest
-from contracts.events import envelope as bus
 from contracts.openai import ChatCompletion, Model, ModelList
-from contracts.openai import requests as openai
 from transport._openapi_events import Json, events_paths, json_body, ref
 from transport.endpoint import (
     EndpointList,

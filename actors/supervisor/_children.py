@@ -23,6 +23,8 @@ from actors.supervisor._spec import (
     should_restart,
 )
 
+__all__ = ["Child", "Children", "Exit", "ReadySignal", "Slot"]
+
 logger = logging.getLogger("asm.supervisor")
 
 

@@ -10,6 +10,18 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+__all__ = [
+    "ChildSpec",
+    "ChildStart",
+    "LiveChild",
+    "Restart",
+    "Strategy",
+    "SupervisorEscalation",
+    "SupervisorOptions",
+    "describe",
+    "should_restart",
+]
+
 ChildStart = Callable[..., Awaitable[object]]
 """``await start(task_status=status)``; the child calls ``status.started(value)`` once up."""
 

@@ -23,6 +23,47 @@ from msgspec import UNSET, UnsetType
 
 from contracts.events.json_text import MAX_JSON_DEPTH, nests_deeper_than, one_line, payload_line
 
+__all__ = [
+    "DEFAULT_AUDIENCE",
+    "IMPLIED_SCOPES",
+    "INFERENCE_PREFIX",
+    "MAX_CORRELATION_ID_LENGTH",
+    "MAX_ENVELOPE_BYTES",
+    "MAX_NAME_LENGTH",
+    "NAME_PATTERN",
+    "PROTECTED_NAMESPACES",
+    "SCOPE_INFERENCE_ADMIN",
+    "SCOPE_INFERENCE_READ",
+    "SCOPE_LISTEN",
+    "SCOPE_SEND",
+    "Action",
+    "Authorization",
+    "EnvelopeError",
+    "ErrorBody",
+    "ErrorResponse",
+    "ErrorType",
+    "Event",
+    "PublishEnvelope",
+    "Receipt",
+    "T",
+    "TokenClaims",
+    "authorize",
+    "check_envelope",
+    "error_body",
+    "event_line",
+    "format_timestamp",
+    "granted_scopes",
+    "is_event_name",
+    "is_listen_pattern",
+    "line_safe",
+    "matches",
+    "parse_batch",
+    "parse_envelope",
+    "receipt",
+    "required_scopes",
+    "stored_event",
+]
+
 DEFAULT_AUDIENCE: Final = "ai.hg.fi/api"
 MAX_ENVELOPE_BYTES: Final = 1_048_576
 MAX_NAME_LENGTH: Final = 255

@@ -16,6 +16,19 @@ import msgspec
 from contracts.events.envelope import MAX_CORRELATION_ID_LENGTH, EnvelopeError, is_listen_pattern
 from contracts.events.json_text import MAX_JSON_DEPTH
 
+__all__ = [
+    "DEFAULT_ACK_WAIT_SECONDS",
+    "DEFAULT_SINCE_SECONDS",
+    "MAX_GROUP_LENGTH",
+    "AckMode",
+    "AckRequest",
+    "Delivery",
+    "ListenQuery",
+    "held_by",
+    "parse_ack",
+    "parse_listen_query",
+]
+
 Delivery = Literal["broadcast", "unicast"]
 AckMode = Literal["auto", "explicit"]
 

@@ -20,6 +20,8 @@ from contracts.inference.payloads import (
 )
 from contracts.inference.rules import Rule
 
+__all__ = ["INVALID", "VALID"]
+
 _NODE: Final = {"provider": "ollama", "node_id": "gpu-node-1"}
 
 VALID: Final[dict[str, dict[str, Any]]] = {

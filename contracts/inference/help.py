@@ -30,6 +30,8 @@ from contracts.inference.validation import (
     validate,
 )
 
+__all__ = ["event_help", "self_test"]
+
 _PLAIN = {
     mi.BoolType: "boolean",
     mi.IntType: "integer",

@@ -15,6 +15,30 @@ import string
 from collections.abc import Sequence
 from typing import Final
 
+__all__ = [
+    "ACTION_PATTERN",
+    "INT64_MAX",
+    "MODEL_MAX_BYTES",
+    "MODEL_PATTERN",
+    "MODEL_SAFE_CHARS",
+    "NODE_ID_CHARS",
+    "NODE_ID_PATTERN",
+    "SECRET_REF_PATTERN",
+    "SECRET_REF_PREFIX",
+    "SERVICE_USER_PATTERN",
+    "Rule",
+    "broken",
+    "check_listen",
+    "check_model",
+    "check_node_id",
+    "check_service_user",
+    "check_verify_outcome",
+    "is_secret_ref",
+    "listen_fast",
+    "secret_ref_ok",
+    "service_user_ok",
+]
+
 
 class Rule(enum.StrEnum):
     """The validation rules of BUS.md §1, by name.

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from contracts.conversation import EFFORTS, RequestOptions, ResponseFormat
-from contracts.providers._profile import ProviderProfile
+from contracts.providers import ProviderProfile
 
 __all__ = [
     "IGNORED_PARAMS_HEADER",

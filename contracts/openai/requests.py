@@ -28,8 +28,22 @@ import msgspec
 from contracts.conversation import Conversation
 from contracts.openai.params import ParameterError, RequestParameters, request_options
 from contracts.openai.prompt import PromptError, conversation_from_messages
-from contracts.providers._profile import ProviderProfile
+from contracts.providers import ProviderProfile
 from contracts.session import FailedKind
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ChatCompletionRequest",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "OpenAIRequestError",
+    "StreamOptions",
+    "ValidChatRequest",
+    "failure_envelope",
+    "failure_status",
+    "should_retry",
+    "validate_chat_request",
+]
 
 MAX_BODY_BYTES = 1_048_576
 

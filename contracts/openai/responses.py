@@ -20,6 +20,32 @@ from msgspec import UNSET, UnsetType
 from contracts import session
 from contracts.session import FinishReason
 
+__all__ = [
+    "SSE_DONE",
+    "SSE_KEEPALIVE",
+    "AssistantMessage",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "Choice",
+    "ChunkChoice",
+    "Delta",
+    "Model",
+    "ModelList",
+    "StreamErrorBody",
+    "StreamErrorEnvelope",
+    "Usage",
+    "chat_completion",
+    "content_chunk",
+    "encode_json",
+    "finish_chunk",
+    "model_list",
+    "role_chunk",
+    "sse_data",
+    "stream_error_data",
+    "usage_chunk",
+    "usage_from_session",
+]
+
 SSE_DONE = b"data: [DONE]\n\n"
 SSE_KEEPALIVE = b": keep-alive\n\n"
 

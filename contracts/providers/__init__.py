@@ -15,8 +15,8 @@ Lookup is by provider id, for the facts and for the driver the session actor run
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Mapping as _Mapping
+from types import MappingProxyType as _MappingProxyType
 
 from contracts.providers._delivery import (
     PERSONAS,
@@ -38,12 +38,12 @@ from contracts.providers._profile import (
     scrubbed_environment,
 )
 from contracts.providers.amp import AMP
-from contracts.providers.amp import DRIVER as AMP_DRIVER
+from contracts.providers.amp import DRIVER as _AMP_DRIVER
 from contracts.providers.claude import CLAUDE
-from contracts.providers.claude import DRIVER as CLAUDE_DRIVER
+from contracts.providers.claude import DRIVER as _CLAUDE_DRIVER
 from contracts.providers.codex import CODEX
-from contracts.providers.codex import DRIVER as CODEX_DRIVER
-from contracts.providers.gemini import DRIVER as GEMINI_DRIVER
+from contracts.providers.codex import DRIVER as _CODEX_DRIVER
+from contracts.providers.gemini import DRIVER as _GEMINI_DRIVER
 from contracts.providers.gemini import GEMINI
 
 __all__ = [
@@ -72,7 +72,7 @@ __all__ = [
     "scrubbed_environment",
 ]
 
-PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
+PROFILES: _Mapping[str, ProviderProfile] = _MappingProxyType(
     {p.id: p for p in (CLAUDE, CODEX, GEMINI, AMP)}
 )
 """Every known provider by id, in the order claude, codex, gemini, amp (read-only)."""
@@ -83,8 +83,8 @@ def profile(provider_id: str) -> ProviderProfile | None:
     return PROFILES.get(provider_id)
 
 
-DRIVERS: Mapping[str, CliDriver] = MappingProxyType(
-    {d.profile.id: d for d in (CLAUDE_DRIVER, CODEX_DRIVER, GEMINI_DRIVER, AMP_DRIVER)}
+DRIVERS: _Mapping[str, CliDriver] = _MappingProxyType(
+    {d.profile.id: d for d in (_CLAUDE_DRIVER, _CODEX_DRIVER, _GEMINI_DRIVER, _AMP_DRIVER)}
 )
 """Every provider's driver by id, in the order of :data:`PROFILES` (read-only)."""
 

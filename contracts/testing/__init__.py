@@ -57,6 +57,8 @@ from contracts.testing.events_conformance import (
 )
 from contracts.testing.inference import (
     InvalidExample,
+    bad_listen_hosts,
+    hostnames,
     invalid_examples_of,
     invalid_payloads,
     listens,
@@ -112,6 +114,7 @@ __all__ = [
     "authority_ref_maps",
     "backend_manifests",
     "backend_metadata",
+    "bad_listen_hosts",
     "bad_listen_queries",
     "batch_examples",
     "chat_chunks",
@@ -133,6 +136,7 @@ __all__ = [
     "envelopes",
     "error_envelopes",
     "event_names",
+    "hostnames",
     "ignored_openai_fields",
     "inference_requests",
     "invalid_chat_requests",

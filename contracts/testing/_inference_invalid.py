@@ -28,6 +28,8 @@ from contracts.inference import (
 )
 from contracts.testing._inference_valid import hostnames, models, valid_payloads
 
+__all__ = ["InvalidExample", "bad_listen_hosts", "invalid_examples_of", "invalid_payloads"]
+
 JSON = Any
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 

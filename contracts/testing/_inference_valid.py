@@ -28,6 +28,23 @@ from contracts.inference import (
     VERIFY_RESPONSE,
 )
 
+__all__ = [
+    "credentials",
+    "diagnostics_lists",
+    "environments",
+    "hostnames",
+    "kebab_actions",
+    "listens",
+    "models",
+    "node_ids",
+    "policies",
+    "runtimes",
+    "secret_names",
+    "secret_refs",
+    "service_users",
+    "valid_payloads",
+]
+
 JSON = Any
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 

@@ -16,6 +16,19 @@ from contracts.events import (
 )
 from contracts.inference import EVENT_NAMES
 
+__all__ = [
+    "InvalidEnvelope",
+    "correlation_ids",
+    "envelopes",
+    "event_names",
+    "invalid_envelopes",
+    "invalid_event_names",
+    "json_values",
+    "listen_patterns",
+    "scope_claims",
+    "scopes",
+]
+
 
 class InvalidEnvelope(msgspec.Struct, frozen=True):
     """A publish body that breaks one envelope rule, labelled with it."""

@@ -16,11 +16,13 @@ refused with ``bad_request``.
 
 from contracts.testing._inference_invalid import (
     InvalidExample,
+    bad_listen_hosts,
     invalid_examples_of,
     invalid_payloads,
 )
 from contracts.testing._inference_valid import (
     credentials,
+    hostnames,
     listens,
     models,
     node_ids,
@@ -32,7 +34,9 @@ from contracts.testing._inference_valid import (
 
 __all__ = [
     "InvalidExample",
+    "bad_listen_hosts",
     "credentials",
+    "hostnames",
     "invalid_examples_of",
     "invalid_payloads",
     "listens",

@@ -23,10 +23,38 @@ from typing import Any, get_args
 from hypothesis import strategies as st
 from msgspec import UNSET
 
-from contracts import conversation, session
+from contracts import conversation, openai, session
 from contracts.openai import PARAMETERS, ROLES, SYSTEM_ROLES
-from contracts.openai import requests as openai
-from contracts.openai import responses as openai_responses
+
+__all__ = [
+    "FAILED_KINDS",
+    "IGNORED_OPENAI_FIELDS",
+    "KNOWN_REQUEST_FIELDS",
+    "chat_chunks",
+    "chat_completion_requests",
+    "chat_completions",
+    "chat_message",
+    "chat_message_with",
+    "chat_messages",
+    "chat_requests",
+    "completion_ids",
+    "conversations",
+    "error_envelopes",
+    "ignored_openai_fields",
+    "json_values",
+    "message_contents",
+    "model_lists",
+    "request_parameters",
+    "roles",
+    "session_events",
+    "stream_error_envelopes",
+    "system_only_messages",
+    "text_parts",
+    "unknown_fields",
+    "unset_or",
+    "usages",
+    "valid_chat_requests",
+]
 
 IGNORED_OPENAI_FIELDS: tuple[str, ...] = (
     "presence_penalty",
@@ -282,10 +310,10 @@ def completion_ids() -> st.SearchStrategy[str]:
     return st.text(alphabet, min_size=1, max_size=24).map(lambda s: f"chatcmpl-{s}")
 
 
-def usages() -> st.SearchStrategy[openai_responses.Usage]:
+def usages() -> st.SearchStrategy[openai.Usage]:
     """OpenAI usage objects whose total is the sum of its parts."""
     return st.builds(
-        lambda p, c: openai_responses.Usage(p, c, p + c),
+        lambda p, c: openai.Usage(p, c, p + c),
         st.integers(0, _MAX_JSON_INT // 2),
         st.integers(0, _MAX_JSON_INT // 2),
     )
@@ -294,10 +322,10 @@ def usages() -> st.SearchStrategy[openai_responses.Usage]:
 _created = st.integers(min_value=0, max_value=2**40)
 
 
-def chat_completions() -> st.SearchStrategy[openai_responses.ChatCompletion]:
+def chat_completions() -> st.SearchStrategy[openai.ChatCompletion]:
     """Non-streaming answers, with and without usage."""
     return st.builds(
-        lambda cid, created, model, text, reason, usage: openai_responses.chat_completion(
+        lambda cid, created, model, text, reason, usage: openai.chat_completion(
             cid, created, model, text, reason, usage=usage
         ),
         completion_ids(),
@@ -310,22 +338,20 @@ def chat_completions() -> st.SearchStrategy[openai_responses.ChatCompletion]:
 
 
 @st.composite
-def chat_chunks(draw: st.DrawFn) -> openai_responses.ChatCompletionChunk:
+def chat_chunks(draw: st.DrawFn) -> openai.ChatCompletionChunk:
     """Any chunk the framing builders make: role, content, finish or usage chunk."""
     cid, created, model = draw(completion_ids()), draw(_created), draw(_short_text)
     include_usage = draw(st.booleans())
     match draw(st.sampled_from(["role", "content", "finish", "usage"])):
         case "role":
-            return openai_responses.role_chunk(cid, created, model, include_usage)
+            return openai.role_chunk(cid, created, model, include_usage)
         case "content":
-            return openai_responses.content_chunk(
-                cid, created, model, include_usage, draw(st.text())
-            )
+            return openai.content_chunk(cid, created, model, include_usage, draw(st.text()))
         case "finish":
             reason = draw(_finish_reasons)
-            return openai_responses.finish_chunk(cid, created, model, include_usage, reason)
+            return openai.finish_chunk(cid, created, model, include_usage, reason)
         case _:
-            return openai_responses.usage_chunk(cid, created, model, draw(usages()))
+            return openai.usage_chunk(cid, created, model, draw(usages()))
 
 
 def error_envelopes() -> st.SearchStrategy[openai.ErrorEnvelope]:
@@ -335,19 +361,19 @@ def error_envelopes() -> st.SearchStrategy[openai.ErrorEnvelope]:
     return st.builds(openai.ErrorEnvelope, body)
 
 
-def stream_error_envelopes() -> st.SearchStrategy[openai_responses.StreamErrorEnvelope]:
+def stream_error_envelopes() -> st.SearchStrategy[openai.StreamErrorEnvelope]:
     """In-stream error events."""
     body = st.builds(
-        openai_responses.StreamErrorBody,
+        openai.StreamErrorBody,
         message=st.text(),
         code=st.none() | st.sampled_from(FAILED_KINDS),
     )
-    return st.builds(openai_responses.StreamErrorEnvelope, body)
+    return st.builds(openai.StreamErrorEnvelope, body)
 
 
-def model_lists() -> st.SearchStrategy[openai_responses.ModelList]:
+def model_lists() -> st.SearchStrategy[openai.ModelList]:
     """``/v1/models`` answers of one pinned model."""
-    return st.builds(openai_responses.model_list, _short_text, _created, _short_text)
+    return st.builds(openai.model_list, _short_text, _created, _short_text)
 
 
 def unset_or(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

@@ -10,6 +10,7 @@ pytest plugin (:mod:`transport.conformance.pytest_plugin`).
 """
 
 from transport.conformance._harness import Budget, Outcome, Rule, Violation, run_rule, run_rules
+from transport.conformance._http import open_client
 from transport.conformance.endpoint import check_endpoint, endpoint_rules
 from transport.conformance.events import check_events, events_rules, read_token_file
 from transport.conformance.table import all_passed, render_table
@@ -24,6 +25,7 @@ __all__ = [
     "check_events",
     "endpoint_rules",
     "events_rules",
+    "open_client",
     "read_token_file",
     "render_table",
     "run_rule",

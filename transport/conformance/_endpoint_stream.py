@@ -17,6 +17,8 @@ from contracts.testing import chat_requests
 from transport.conformance._endpoint_target import EndpointTarget, check_usage
 from transport.conformance._harness import Rule, Violation
 
+__all__ = ["DONE", "ROLE_DELTA", "Stream", "stream_rules"]
+
 DONE = "[DONE]"
 ROLE_DELTA = {"role": "assistant", "content": ""}
 

@@ -11,6 +11,8 @@ import httpx
 from transport.conformance._harness import Violation
 from transport.conformance._http import Answer, bearer
 
+__all__ = ["OPENAI_ERROR_KEYS", "EndpointTarget", "check_usage", "envelope_problem", "openai_error"]
+
 OPENAI_ERROR_KEYS = frozenset({"message", "type", "param", "code"})
 
 

@@ -28,6 +28,20 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisWarning
 
+__all__ = [
+    "MAX_SHOWN_CHARS",
+    "REDACTED",
+    "Budget",
+    "Outcome",
+    "Rule",
+    "Status",
+    "Violation",
+    "redact",
+    "run_rule",
+    "run_rules",
+    "shown",
+]
+
 T = TypeVar("T")
 
 Status = Literal["pass", "fail", "skip"]

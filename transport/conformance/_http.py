@@ -20,6 +20,8 @@ import httpx
 
 from transport.conformance._harness import REDACTED, Violation
 
+__all__ = ["EXCERPT_CHARS", "Answer", "bearer", "open_client"]
+
 EXCERPT_CHARS = 200
 
 

@@ -27,6 +27,14 @@ import pytest
 if TYPE_CHECKING:
     from transport.conformance._harness import Budget, Rule
 
+__all__ = [
+    "check_rule",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_generate_tests",
+    "pytest_unconfigure",
+]
+
 _TOKEN_ENV = "ASM_CONFORMANCE_TOKEN"
 _CLIENTS = pytest.StashKey[list[Any]]()
 

@@ -13,6 +13,8 @@ from typing import Any
 from transport.conformance._harness import Budget, Rule
 from transport.conformance.pytest_plugin import check_rule
 
+__all__ = ["test_endpoint_rule", "test_events_rule"]
+
 
 def test_endpoint_rule(endpoint_rule: tuple[Rule[Any], Budget]) -> None:
     """One endpoint rule (SPEC §3) holds for the target."""

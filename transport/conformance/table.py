@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from transport.conformance._harness import Outcome
 
+__all__ = ["HEADER", "all_passed", "render_table"]
+
 HEADER = ("rule", "examples tried", "result", "first counterexample")
 
 

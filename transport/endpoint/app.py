@@ -17,7 +17,6 @@ Every error, from a bad body to an unknown route, is the OpenAI envelope with an
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 import msgspec
@@ -33,14 +32,12 @@ from contracts.openai import (
 )
 from contracts.providers import profile
 from transport.endpoint.admin import register_admin_routes
-from transport.endpoint.chat_completions import Completion
+from transport.endpoint.chat_completions import CompletionAnswer
 from transport.endpoint.gateway import Lease, LeaseBusy, LeaseGateway, LeaseGone
 from transport.endpoint.http import OpenAIRefusal, answer, error_response, json_response
 from transport.http import bearer_token, is_loopback_peer, quart_app, read_body
 
 __all__ = ["create_endpoint_app"]
-
-_log = logging.getLogger(__name__)
 
 
 class LeaseHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,7 +129,7 @@ def _register_lease_routes(app: QuartTrio, gateway: LeaseGateway, keepalive: flo
         lease = authorized_lease(lease_ref)
         body = await read_body(request, MAX_BODY_BYTES)
         valid = validate_chat_request(body, lease.model, profile(lease.provider))
-        completion = Completion(lease, valid, keepalive_seconds=keepalive)
+        completion = CompletionAnswer(lease, valid, keepalive_seconds=keepalive)
         response = await (completion.streamed() if valid.stream else completion.whole())
         if valid.ignored:
             # Parameters the CLI cannot pass on: accepted, and said so (SPEC §3.2).

@@ -3,7 +3,7 @@
 The route has already validated the request; this module runs the session and turns its
 events into the OpenAI shapes of :mod:`contracts.openai.responses`::
 
-    answer = Completion(lease, valid, keepalive_seconds=15.0)
+    answer = CompletionAnswer(lease, valid, keepalive_seconds=15.0)
     return await (answer.streamed() if valid.stream else answer.whole())
 
 Both forms answer a failure that comes before the first byte with an HTTP error
@@ -58,9 +58,9 @@ from contracts.session import (
 from transport.endpoint.gateway import Lease, LeaseGone
 from transport.endpoint.http import error_response, json_response
 
-__all__ = ["Completion"]
+__all__ = ["CompletionAnswer"]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger("asm.endpoint")
 
 _NO_RESULT = "the CLI session ended without a result"
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -81,7 +81,7 @@ class _FailedBeforeCommit(Exception):
         self.failure = failure
 
 
-class Completion:
+class CompletionAnswer:
     """One chat completion of ``lease`` for a validated request.
 
     It owns the response's id (``chatcmpl-<uuid>``) and ``created``, shared by every
@@ -174,7 +174,7 @@ class Completion:
                         if done:
                             break
                 except Exception:
-                    _log.exception("chat completion stream %s failed", self.id)
+                    log.exception("chat completion stream %s failed", self.id)
                     yield stream_error_data("internal error of the endpoint", "internal_error")
                     yield SSE_DONE
         if failure is not None:
@@ -201,7 +201,7 @@ class Completion:
 class _ChunkWriter:
     """Turns session events into SSE frames; remembers usage and whether text went out."""
 
-    def __init__(self, completion: Completion, model: str, include_usage: bool) -> None:
+    def __init__(self, completion: CompletionAnswer, model: str, include_usage: bool) -> None:
         self.id = completion.id
         self.created = completion.created
         self.model = model

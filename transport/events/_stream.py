@@ -4,7 +4,7 @@ One event per line, each line its own body chunk (hypercorn writes it out at onc
 blank line after ``keepalive_seconds`` of silence, so proxies and clients see the
 connection alive; a ``follow=false`` stream ends once its backlog is delivered::
 
-    response = await ndjson_response(log, query, keepalive_seconds=15.0)
+    response = await ndjson_response(events, query, keepalive_seconds=15.0)
 
 The listen is opened before the response is made, so an ``after`` cursor the log
 refuses (:class:`~transport.event_log.CursorError`) or a store that is down
@@ -37,7 +37,7 @@ from transport.http import Backoff, Metrics
 
 __all__ = ["KEEPALIVE_LINE", "NDJSON", "encode_line", "ndjson_response"]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger("asm.events")
 
 NDJSON: Final = "application/x-ndjson"
 KEEPALIVE_LINE: Final = b"\n"
@@ -47,7 +47,7 @@ STORE_WAIT: Final = Backoff(initial=0.5, maximum=10.0)
 
 
 async def ndjson_response(
-    log: EventLog,
+    events: EventLog,
     query: ListenQuery,
     *,
     keepalive_seconds: float,
@@ -61,7 +61,7 @@ async def ndjson_response(
     store that fails once the 200 is sent is waited for (``backoff``), keep-alives going
     on meanwhile, and the stream resumes where it stopped.
     """
-    lines = _lines(log, query, keepalive_seconds, metrics, backoff)
+    lines = _lines(events, query, keepalive_seconds, metrics, backoff)
     await anext(lines)  # enters the listen
     # Quart wraps the generator in a body that closes it however sending ends.
     response = Response(lines, 200, _HEADERS, mimetype=NDJSON)
@@ -76,7 +76,7 @@ def encode_line(event: Event) -> bytes:
 
 
 async def _lines(
-    log: EventLog,
+    events: EventLog,
     query: ListenQuery,
     keepalive_seconds: float,
     metrics: Metrics | None,
@@ -89,13 +89,13 @@ async def _lines(
     while True:
         resumed = query.resumed(last_id, trio.current_time() - opened_at)
         try:
-            async with log.listen(resumed) as stream:
+            async with events.listen(resumed) as stream:
                 if not sent_headers:
                     yield b""  # the listen is open: the route may commit the 200
                     yield b""  # the body's first chunk: hypercorn sends the headers with it
                     sent_headers = True
                 else:
-                    _log.info("event stream %s resumed after %s", query.pattern, last_id)
+                    log.info("event stream %s resumed after %s", query.pattern, last_id)
                 delays = backoff.delays()
                 while True:
                     try:
@@ -113,7 +113,7 @@ async def _lines(
             if not sent_headers:
                 raise  # before the 200: the route answers 503
             delay = next(delays)
-            _log.warning(
+            log.warning(
                 "event stream %s waits for the event store (%s); retrying in %.1f s",
                 query.pattern,
                 error,

@@ -81,7 +81,7 @@ __all__ = [
     "events_capabilities",
 ]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger("asm.events")
 
 MAX_BATCH_BYTES: Final = 16 * MAX_ENVELOPE_BYTES
 MAX_BATCH_ENVELOPES: Final = 1000
@@ -357,7 +357,7 @@ def _register_error_handlers(app: QuartTrio) -> None:
     async def store_down(error: StoreError) -> Response:
         if (held := store_warnings.due()) is not None:
             what, more = f"{request.method} {request.path}", f"{held} more refused since"
-            _log.warning("event store failed serving %s: %s (%s)", what, error, more)
+            log.warning("event store failed serving %s: %s (%s)", what, error, more)
         return EventsRefusal(503, "unavailable", _STORE_DOWN, {"retry-after": "1"}).response()
 
     app.register_error_handler(EventsRefusal, refused)

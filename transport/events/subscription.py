@@ -37,7 +37,7 @@ from transport.http import Backoff
 
 __all__ = ["EventSubscription", "stream_params"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger("asm.events")
 
 CLOSE_TIMEOUT_SECONDS: Final = 2.0
 _EVENT: Final = msgspec.json.Decoder(Event)
@@ -190,7 +190,7 @@ class EventSubscription:
         if not self._retrying:
             self._delays = self._backoff.delays()
         self._retrying = True
-        logger.warning(
+        log.warning(
             "events stream %s: %s; reconnecting (after %s)",
             self._query.pattern,
             reason,

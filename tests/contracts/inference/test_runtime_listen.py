@@ -13,9 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.inference import INSTALL_REQUEST, VALID, Invalid, Rule, validate
-from contracts.testing import listens
-from contracts.testing._inference_invalid import bad_listen_hosts
-from contracts.testing._inference_valid import hostnames
+from contracts.testing import bad_listen_hosts, hostnames, listens
 
 _ipv4 = st.ip_addresses(v=4).map(str)
 _hosts = st.one_of(hostnames, _ipv4, st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"))
