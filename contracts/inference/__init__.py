@@ -15,16 +15,7 @@ from __future__ import annotations
 
 from contracts.inference.examples import INVALID, VALID
 from contracts.inference.help import event_help, self_test
-from contracts.inference.ollama_plan import (
-    RuntimeProbe,
-    RuntimeWish,
-    install_actions,
-    listen_of_url,
-    model_present,
-    service_override,
-    service_unit,
-)
-from contracts.inference.payloads import (
+from contracts.inference.names import (
     ACTIONS,
     BRIDGE_IDENTITY,
     CHECK_NAMES,
@@ -36,7 +27,6 @@ from contracts.inference.payloads import (
     MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
     MODEL_ENSURE_RESPONSE,
-    PAYLOAD_TYPES,
     PROVIDERS,
     REQUEST_NAMES,
     RESPONSE_FOR,
@@ -46,19 +36,31 @@ from contracts.inference.payloads import (
     STATUS_RESPONSE,
     VERIFY_REQUEST,
     VERIFY_RESPONSE,
-    Action,
     CheckName,
-    CheckResult,
-    Credentials,
     Environment,
     ErrorClass,
+    ProviderId,
+    RuntimeStatus,
+)
+from contracts.inference.ollama_plan import (
+    RuntimeProbe,
+    RuntimeWish,
+    install_actions,
+    listen_of_url,
+    model_present,
+    service_override,
+    service_unit,
+)
+from contracts.inference.payloads import (
+    PAYLOAD_TYPES,
+    Action,
+    CheckResult,
+    Credentials,
     InstallRequest,
     InstallResponse,
     ModelEnsureRequest,
     ModelEnsureResponse,
-    ProviderId,
     RequestPayload,
-    RuntimeStatus,
     StatusRequest,
     StatusResponse,
     VerifyRequest,

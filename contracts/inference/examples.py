@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from contracts.inference.payloads import (
+from contracts.inference.names import (
     INSTALL_REQUEST,
     INSTALL_RESPONSE,
     MODEL_ENSURE_REQUEST,

@@ -13,13 +13,8 @@ import msgspec
 import msgspec.inspect as mi
 
 from contracts.inference.examples import INVALID, VALID
-from contracts.inference.payloads import (
-    EVENT_NAMES,
-    PAYLOAD_TYPES,
-    PROVIDERS,
-    REQUEST_NAMES,
-    RESPONSE_FOR,
-)
+from contracts.inference.names import EVENT_NAMES, PROVIDERS, REQUEST_NAMES, RESPONSE_FOR
+from contracts.inference.payloads import PAYLOAD_TYPES
 from contracts.inference.rules import Rule
 from contracts.inference.validation import (
     RULE_TEXT,

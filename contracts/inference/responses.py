@@ -22,18 +22,16 @@ from typing import Final
 
 import msgspec
 
-from contracts.inference.payloads import (
+from contracts.inference.names import (
     INSTALL_REQUEST,
     MODEL_ENSURE_REQUEST,
     PROVIDERS,
     RESPONSE_FOR,
-    RESPONSE_TYPES,
     STATUS_REQUEST,
     VERIFY_REQUEST,
     ErrorClass,
-    RequestPayload,
-    ResponsePayload,
 )
+from contracts.inference.payloads import RESPONSE_TYPES, RequestPayload, ResponsePayload
 from contracts.inference.rules import NODE_ID_PATTERN, check_model
 from contracts.inference.validation import Invalid, validate
 

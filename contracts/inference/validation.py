@@ -24,20 +24,28 @@ from typing import Final, Literal
 
 import msgspec
 
-from contracts.inference.payloads import (
+from contracts.inference.names import (
     INSTALL_REQUEST,
     INSTALL_RESPONSE,
     MODEL_ENSURE_REQUEST,
     MODEL_ENSURE_RESPONSE,
-    PAYLOAD_TYPES,
     STATUS_REQUEST,
     STATUS_RESPONSE,
     VERIFY_REQUEST,
     VERIFY_RESPONSE,
-    RequestPayload,
-    ResponsePayload,
 )
+from contracts.inference.payloads import PAYLOAD_TYPES, RequestPayload, ResponsePayload
 from contracts.inference.rules import Rule
+
+__all__ = [
+    "RULES_FOR",
+    "RULE_TEXT",
+    "Invalid",
+    "Payload",
+    "UnknownEventError",
+    "encode_payload",
+    "validate",
+]
 
 Payload = RequestPayload | ResponsePayload
 
