@@ -25,7 +25,7 @@ from actors.supervisor._spec import (
 
 __all__ = ["Child", "Children", "Exit", "ReadySignal", "Slot"]
 
-logger = logging.getLogger("asm.supervisor")
+log = logging.getLogger("asm.supervisor")
 
 
 @dataclass(eq=False)
@@ -96,7 +96,7 @@ class Children:
             try:
                 await self.start(Slot(spec))
             except Exception as exc:
-                logger.error("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
+                log.error("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
                 return SupervisorEscalation(self.name, spec.id, exc, "a child failed to start")
         return None
 
@@ -134,14 +134,14 @@ class Children:
         with trio.move_on_after(child.spec.shutdown) as budget:
             await child.done.wait()
         if budget.cancelled_caught:
-            logger.warning(
+            log.warning(
                 "supervisor %r: child %r overran its shutdown budget of %.3fs; still waiting",
                 self.name,
                 child.spec.id,
                 child.spec.shutdown,
             )
             await child.done.wait()
-        logger.debug("supervisor %r: child %r stopped", self.name, child.spec.id)
+        log.debug("supervisor %r: child %r stopped", self.name, child.spec.id)
 
     async def _run(
         self, slot: Slot, task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED
@@ -161,7 +161,7 @@ class Children:
             child.done.set()
         if error is not None:
             when = " while stopping" if child.stopping else ""
-            logger.error(
+            log.error(
                 "supervisor %r: child %r crashed%s: %r", self.name, slot.spec.id, when, error
             )
         if not child.stopping and slot.child is child:
@@ -178,7 +178,7 @@ class Children:
             return
         slot.child = child
         self.slots.setdefault(slot.spec.id, slot)
-        logger.debug("supervisor %r: child %r started", self.name, slot.spec.id)
+        log.debug("supervisor %r: child %r started", self.name, slot.spec.id)
 
     async def _handle(self, ended: Exit) -> SupervisorEscalation | None:
         slot = self.slots.get(ended.child.spec.id)
@@ -186,7 +186,7 @@ class Children:
             return None  # stopped or replaced since it ended
         slot.child = None
         if not should_restart(slot.spec.restart, ended.error):
-            logger.info(
+            log.info(
                 "supervisor %r: %s child %r ended with %s and is not restarted",
                 self.name,
                 slot.spec.restart.value,
@@ -203,7 +203,7 @@ class Children:
             delay = self.options.backoff(attempt)
             group = self._group(failed)
             restarted = [s.spec.id for s in group if s is failed or not _temporary(s)]
-            logger.warning(
+            log.warning(
                 "supervisor %r: restarting %s (%s, attempt %d, backoff %.3fs) "
                 "after child %r ended with %s",
                 self.name,
@@ -248,7 +248,7 @@ class Children:
             try:
                 await self.start(slot)
             except Exception as exc:
-                logger.error(
+                log.error(
                     "supervisor %r: child %r failed to restart: %r", self.name, slot.spec.id, exc
                 )
                 return slot, exc
@@ -257,7 +257,7 @@ class Children:
     def _escalate(self, failed: Slot, cause: BaseException | None) -> SupervisorEscalation:
         options = self.options
         reason = f"more than {options.max_restarts} restarts within {options.max_seconds}s"
-        logger.error(
+        log.error(
             "supervisor %r: escalating (%s) after child %r ended with %s",
             self.name,
             reason,

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 
 import trio
 
-from actors.supervisor._children import Children, Slot, logger
+from actors.supervisor._children import Children, Slot, log
 from actors.supervisor._spec import (
     ChildSpec,
     ChildStart,
@@ -153,7 +153,7 @@ class DynamicSupervisor:
         try:
             value = await children.start(Slot(spec))
         except Exception as exc:
-            logger.warning("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
+            log.warning("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
             raise
         finally:
             self._starting.discard(spec.id)
