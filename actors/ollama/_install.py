@@ -1,8 +1,21 @@
-"""An Ollama install on one node: probe, plan (:mod:`contracts.inference.ollama_plan`), execute.
+"""An Ollama install on one node, top to bottom: probe → plan → execute → verify.
 
-The same probe feeds a dry run and an execution, so a dry run lists exactly the actions
-an execution would take. Each action runs through the node's runner; a failing one ends
-the install with :class:`InstallFailed` naming the action and the command's last words.
+:meth:`Installer.run` is the whole install in the order it happens:
+
+1. **probe** the node (``check-runtime``): is ``ollama`` installed, does its API answer,
+   does systemd run it, and with which OLLAMA_HOST and OLLAMA_CONTEXT_LENGTH;
+2. **plan** the actions from what the probe found
+   (:func:`contracts.inference.install_actions`, pure), so a dry run lists exactly the
+   actions an execution would take;
+3. **execute** them in order through the node's runner (or, without systemd, the
+   :class:`~actors.ollama.RuntimeSupervisor`);
+4. **verify**: the plan's last action, ``wait-ready``, polls the API until it answers.
+
+A failing action ends the install with :class:`InstallFailed` naming the action and the
+command's last words; the node's state says ``installing``, ``failed`` or ``ready``::
+
+    installer = Installer(access, runtimes, request, environ)
+    actions = await installer.run(state)  # or: plan = await installer.plan()
 """
 
 from __future__ import annotations
@@ -12,7 +25,7 @@ from typing import Final
 
 import trio
 
-from actors.ollama._node import NodeAccess
+from actors.ollama._node import PROBE_TIMEOUT, NodeAccess, NodeState
 from actors.ollama.runners import RunnerError
 from actors.ollama.runtime import RuntimeSupervisor
 from contracts.inference import (
@@ -34,6 +47,7 @@ OVERRIDE_DIR: Final = "/etc/systemd/system/ollama.service.d"
 INSTALL_TIMEOUT: Final = 900.0
 STEP_TIMEOUT: Final = 60.0
 READY_POLL: Final = 0.2
+NOTHING_TO_DO: Final[list[Action]] = ["check-runtime"]
 _RUNTIME_KEYS: Final = ("OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH")
 
 
@@ -43,14 +57,6 @@ class InstallFailed(Exception):
     def __init__(self, diagnostic: str) -> None:
         super().__init__(diagnostic)
         self.diagnostic = diagnostic
-
-
-def _wish(request: InstallRequest, default_listen: str) -> RuntimeWish:
-    runtime = request.runtime
-    listen = runtime.listen if isinstance(runtime.listen, str) else default_listen
-    context = runtime.context_length if isinstance(runtime.context_length, int) else None
-    user = runtime.service_user if isinstance(runtime.service_user, str) else "ollama"
-    return RuntimeWish(listen=listen, context_length=context, service_user=user)
 
 
 class Installer:
@@ -66,13 +72,35 @@ class Installer:
         self._access = access
         self._runtimes = runtimes
         self._node_id = request.node_id
+        self._dry_run = request.dry_run
         self._environ = environ
         self.wish = _wish(request, listen_of_url(access.node.ollama_url))
         self._systemd = False
 
+    async def run(self, state: NodeState) -> list[Action]:
+        """The install, in order; the actions planned (dry run) or taken.
+
+        Raises :class:`InstallFailed` (and marks the node ``failed``) when an action fails.
+        """
+        plan = await self.plan()  # 1. probe, 2. plan
+        if plan == NOTHING_TO_DO:
+            state.status, state.listen = "ready", self.wish.listen
+        if self._dry_run or plan == NOTHING_TO_DO:
+            return plan
+        state.status = "installing"
+        try:
+            taken = await self.execute(plan)  # 3. execute, ending with 4. verify (wait-ready)
+        except InstallFailed:
+            state.status = "failed"
+            raise
+        state.status, state.listen = "ready", self.wish.listen
+        return taken
+
+    # --- 1. probe, 2. plan --------------------------------------------------------------
+
     async def plan(self) -> list[Action]:
         """Probe the node (``check-runtime``) and plan the install."""
-        self._systemd = await self._access.systemd()
+        self._systemd = await self._runs_systemd()
         probe = RuntimeProbe(
             installed=await self._access.installed(),
             answering=await self._answering(),
@@ -80,6 +108,44 @@ class Installer:
             configured=await self._configured(),
         )
         return install_actions(probe, self.wish)
+
+    async def _runs_systemd(self) -> bool:
+        """Whether the runtime runs as a systemd service on this node (BUS.md §4.2)."""
+        node = self._access.node
+        if node.service != "auto":
+            return node.service == "systemd"
+        try:
+            result = await self._access.runner.run(
+                ["sh", "-c", "test -d /run/systemd/system"], timeout=PROBE_TIMEOUT
+            )
+        except RunnerError:
+            return False
+        return result.exit_code == 0
+
+    async def _answering(self) -> bool:
+        async with self._access.client(self.wish.listen, timeout=2.0) as client:
+            try:
+                await client.version()
+            except OllamaError:
+                return False
+        return True
+
+    async def _configured(self) -> dict[str, str] | None:
+        """The runtime's OLLAMA_* environment, when it is known (else None)."""
+        if not self._systemd:
+            running = self._runtimes.environment_of(self._node_id)
+            if running is None:
+                return None
+            return {k: v for k, v in running.items() if k in _RUNTIME_KEYS}
+        try:
+            result = await self._access.runner.run(
+                ["cat", f"{OVERRIDE_DIR}/override.conf"], timeout=STEP_TIMEOUT
+            )
+        except RunnerError:
+            return None
+        return self.wish.environment() if result.stdout == service_override(self.wish) else None
+
+    # --- 3. execute, 4. verify ----------------------------------------------------------
 
     async def execute(self, plan: Sequence[Action]) -> list[Action]:
         """Take the planned actions in order; the actions taken."""
@@ -96,29 +162,34 @@ class Installer:
 
     async def _take(self, action: Action) -> None:
         node, wish = self._access.node, self.wish
-        if action == "download-runtime":
-            command = node.installer()
-            await self._run(action, ["sh", "-c", command], limit=INSTALL_TIMEOUT)
-        elif action == "install-runtime":
-            if not await self._access.installed():
-                raise InstallFailed(f"install-runtime: {node.ollama_executable} does not run")
-        elif action == "create-service-user":
-            user = wish.service_user
-            script = (
-                f"id -u {user} >/dev/null 2>&1 ||"
-                f" useradd -r -s /bin/false -U -m -d /usr/share/ollama {user}"
-            )
-            await self._run(action, ["sh", "-c", script])
-        elif action == "write-service-unit":
-            unit = service_unit(node.ollama_executable, wish.service_user).encode()
-            await self._write(action, UNIT_PATH, unit)
-        elif action == "configure-listen" and self._systemd:
-            override = service_override(wish).encode()
-            await self._write(action, f"{OVERRIDE_DIR}/override.conf", override)
-        elif action == "start-service":
-            await self._start()
-        elif action == "wait-ready":
-            await self._wait_ready()
+        match action:
+            case "download-runtime":
+                command = node.installer()
+                await self._run(action, ["sh", "-c", command], limit=INSTALL_TIMEOUT)
+            case "install-runtime":
+                if not await self._access.installed():
+                    raise InstallFailed(f"install-runtime: {node.ollama_executable} does not run")
+            case "create-service-user":
+                user = wish.service_user
+                script = (
+                    f"id -u {user} >/dev/null 2>&1 ||"
+                    f" useradd -r -s /bin/false -U -m -d /usr/share/ollama {user}"
+                )
+                await self._run(action, ["sh", "-c", script])
+            case "write-service-unit":
+                unit = service_unit(node.ollama_executable, wish.service_user).encode()
+                await self._write(action, UNIT_PATH, unit)
+            case "configure-listen" if self._systemd:
+                override = service_override(wish).encode()
+                await self._write(action, f"{OVERRIDE_DIR}/override.conf", override)
+            case "start-service":
+                await self._start()
+            case "wait-ready":
+                await self._verify()
+            case _:
+                # check-runtime was the probe; the override carries the context length;
+                # without systemd, the listen is in the environment the runtime starts with.
+                pass
 
     async def _start(self) -> None:
         if self._systemd:
@@ -130,36 +201,17 @@ class Installer:
         environment.update(self.wish.environment())
         await self._runtimes.start(self._node_id, self._access.node.ollama_executable, environment)
 
-    async def _wait_ready(self) -> None:
+    async def _verify(self) -> None:
+        """``wait-ready``: the runtime answers at the wished listen within the node's
+        ``ready_timeout``."""
         timeout = self._access.node.ready_timeout
         with trio.move_on_after(timeout):
             while not await self._answering():  # noqa: ASYNC110 - polling another process
                 await trio.sleep(READY_POLL)
             return
-        raise InstallFailed(f"wait-ready: the runtime did not answer at {self.wish.listen}"
-                            f" within {timeout:g} s")  # fmt: skip
-
-    async def _answering(self) -> bool:
-        async with self._access.client(self.wish.listen, timeout=2.0) as client:
-            try:
-                await client.version()
-            except OllamaError:
-                return False
-        return True
-
-    async def _configured(self) -> dict[str, str] | None:
-        if not self._systemd:
-            running = self._runtimes.environment_of(self._node_id)
-            if running is None:
-                return None
-            return {k: v for k, v in running.items() if k in _RUNTIME_KEYS}
-        try:
-            result = await self._access.runner.run(
-                ["cat", f"{OVERRIDE_DIR}/override.conf"], timeout=STEP_TIMEOUT
-            )
-        except RunnerError:
-            return None
-        return self.wish.environment() if result.stdout == service_override(self.wish) else None
+        raise InstallFailed(
+            f"wait-ready: the runtime did not answer at {self.wish.listen} within {timeout:g} s"
+        )
 
     async def _write(self, action: Action, path: str, content: bytes) -> None:
         directory = path.rsplit("/", 1)[0]
@@ -181,3 +233,12 @@ class Installer:
         if result.exit_code != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
             raise InstallFailed(f"{action}: exited {result.exit_code}: {last[0][:300]}")
+
+
+def _wish(request: InstallRequest, default_listen: str) -> RuntimeWish:
+    """How the runtime should run: the request's ``runtime``, else the node's defaults."""
+    runtime = request.runtime
+    listen = runtime.listen if isinstance(runtime.listen, str) else default_listen
+    context = runtime.context_length if isinstance(runtime.context_length, int) else None
+    user = runtime.service_user if isinstance(runtime.service_user, str) else "ollama"
+    return RuntimeWish(listen=listen, context_length=context, service_user=user)

@@ -11,6 +11,10 @@ OLLAMA_CONTEXT_LENGTH; elsewhere it is an ``ollama serve`` child supervised here
     registry = ProviderRegistry([provider])  # the bridge dispatches to it
     await nursery.start(provider.run)        # the supervisor of its runtimes
 
+Each operation reads in its own place: install in :mod:`actors.ollama._install` (probe →
+plan → execute → verify), model.ensure in :mod:`actors.ollama._models`, the verify checks
+in :mod:`actors.ollama._checks`; this module turns their outcome into the response.
+
 Secrets: every reference a request or a node names is resolved before anything runs (an
 unresolved one is ``secret_not_found`` naming the reference), and every diagnostic is
 scrubbed of every value the resolver handed out.
@@ -18,26 +22,22 @@ scrubbed of every value the resolver handed out.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Final
 
 import trio
 from msgspec import UNSET
 
-from actors.bus import report_progress
+from actors.ollama._checks import check
 from actors.ollama._install import Installer, InstallFailed
-from actors.ollama._node import NodeAccess, addresses_of, node_access
+from actors.ollama._models import ensure_on_node
+from actors.ollama._node import NodeAccess, NodeState, OperationRefused, node_access
 from actors.ollama.runtime import RuntimeSupervisor
 from actors.ollama.secret_resolver import SecretNotFound, SecretResolver, scrub
 from actors.processes import ProcessLedger
 from contracts.inference import (
     Action,
-    CheckName,
-    CheckResult,
     Credentials,
-    ErrorClass,
     InstallRequest,
     InstallResponse,
     ModelEnsureRequest,
@@ -49,39 +49,13 @@ from contracts.inference import (
     VerifyRequest,
     VerifyResponse,
     listen_of_url,
-    model_present,
 )
-from contracts.loopback import is_loopback
 from contracts.nodes import NodeSettings
-from transport.ollama_client import (
-    OllamaClient,
-    OllamaError,
-    OllamaPullFailed,
-    OllamaUnavailable,
-    PullTracker,
-)
+from transport.ollama_client import OllamaUnavailable
 
 __all__ = ["PROVIDER_ID", "OllamaProvider"]
 
 PROVIDER_ID: Final[ProviderId] = "ollama"
-PROGRESS_EVERY_SECONDS = 0.2
-_log = logging.getLogger(__name__)
-
-
-class _Refused(Exception):
-    """An operation ends ok:false with ``error_class`` and one diagnostic."""
-
-    def __init__(self, error_class: ErrorClass, diagnostic: str) -> None:
-        super().__init__(diagnostic)
-        self.error_class = error_class
-        self.diagnostic = diagnostic
-
-
-@dataclass
-class _NodeState:
-    status: RuntimeStatus = "unknown"
-    listen: str | None = None  # set by an install; else the node's ollama_url
-    ensured: set[str] = field(default_factory=set)
 
 
 class OllamaProvider:
@@ -98,7 +72,7 @@ class OllamaProvider:
         self._nodes = dict(nodes)
         self._resolver = resolver
         self._environ = dict(environ or {})
-        self._state = {node_id: _NodeState() for node_id in self._nodes}
+        self._state = {node_id: NodeState() for node_id in self._nodes}
         self._runtimes = RuntimeSupervisor(ledger)
 
     @property
@@ -118,30 +92,26 @@ class OllamaProvider:
     # --- the four operations ------------------------------------------------------------
 
     async def install(self, request: InstallRequest) -> InstallResponse:
+        """Install the runtime on the node: :meth:`Installer.run` has the steps in order."""
         state = self._state[request.node_id]
         try:
             access = self._access(request.node_id, request.credentials)
-            installer = Installer(access, self._runtimes, request, self._environ)
-            plan = await installer.plan()
-            if request.dry_run or plan == ["check-runtime"]:
-                if plan == ["check-runtime"]:
-                    state.status, state.listen = "ready", installer.wish.listen
-                return self._installed(request, plan, state.status)
-            state.status = "installing"
-            try:
-                taken = await installer.execute(plan)
-            except InstallFailed as failed:
-                state.status = "failed"
-                raise _Refused("provider_error", failed.diagnostic) from None
-            state.status, state.listen = "ready", installer.wish.listen
-            return self._installed(request, taken, "ready")
-        except _Refused as refused:
+            actions = await Installer(access, self._runtimes, request, self._environ).run(state)
+        except InstallFailed as failed:
+            refused = OperationRefused("provider_error", failed.diagnostic)
             return self._installed(request, [], state.status, refused)
+        except OperationRefused as refused:
+            return self._installed(request, [], state.status, refused)
+        return self._installed(request, actions, state.status)
 
     async def ensure_model(self, request: ModelEnsureRequest) -> ModelEnsureResponse:
+        """The model on the node, pulled if missing and the policy allows it."""
+        node_id = request.node_id
         try:
-            actions = await self._ensure(request)
-        except _Refused as refused:
+            access = self._access(node_id, None)
+            state, listen = self._state[node_id], self._listen(node_id)
+            actions = await ensure_on_node(access, self._nodes[node_id], state, listen, request)
+        except OperationRefused as refused:
             return self._ensured(request, [], refused)
         return self._ensured(request, actions)
 
@@ -163,7 +133,7 @@ class OllamaProvider:
                     return self._status(request, status, [f"the runtime is {word}"])
             state.status = "ready"
             return self._status(request, "ready", [f"ollama {version} answers"], models)
-        except _Refused as refused:
+        except OperationRefused as refused:
             return StatusResponse(
                 ok=False,
                 provider=PROVIDER_ID,
@@ -176,9 +146,12 @@ class OllamaProvider:
     async def verify(self, request: VerifyRequest) -> VerifyResponse:
         try:
             access = self._access(request.node_id, None)
-            results = [await self._check(access, request.node_id, name) for name in
-                       request.effective_checks()]  # fmt: skip
-        except _Refused as refused:
+            state = self._state[request.node_id]
+            results = [
+                await check(access, self._listen(request.node_id), state, name)
+                for name in request.effective_checks()
+            ]
+        except OperationRefused as refused:
             return VerifyResponse(
                 ok=False,
                 provider=PROVIDER_ID,
@@ -197,127 +170,13 @@ class OllamaProvider:
             error_class=UNSET if failing is None else "verify_failed",
         )
 
-    # --- model.ensure -------------------------------------------------------------------
-
-    async def _ensure(self, request: ModelEnsureRequest) -> list[Action]:
-        node, model, policy = self._nodes[request.node_id], request.model, request.policy
-        access = self._access(request.node_id, None)
-        state = self._state[request.node_id]
-        async with access.client(self._listen(request.node_id)) as client:
-            names = await _tag_names(client)
-            if model_present(model, names):
-                state.ensured.add(model)
-                return ["ensure-model"]
-            prod = node.environment == "prod" and policy.require_confirmation_for_prod
-            if prod and not request.confirm:
-                raise _Refused(
-                    "confirmation_required",
-                    f"confirmation_required: node {request.node_id!r} is prod; downloading"
-                    f" {model!r} needs confirm true",
-                )
-            if not policy.allow_model_download:
-                raise _Refused(
-                    "policy_denied",
-                    f"policy_denied: {model!r} is not on the node and"
-                    " policy.allow_model_download is false",
-                )
-            if request.dry_run:
-                return ["ensure-model", "pull-model"]
-            limit = policy.max_model_size_bytes if isinstance(
-                policy.max_model_size_bytes, int) else None  # fmt: skip
-            await self._pull(client, model, limit)
-            sizes = {tag.name: tag.size for tag in await client.tags()}
-            size = sizes.get(model, sizes.get(f"{model}:latest"))
-            if size is None:
-                raise _Refused("provider_error", f"provider_error: no {model!r} after the pull")
-            if limit is not None and size > limit:
-                await _forget(client, model)
-                raise _Refused("policy_denied", _too_big(model, size, limit))
-        state.ensured.add(model)
-        return ["ensure-model", "pull-model"]
-
-    async def _pull(self, client: OllamaClient, model: str, limit: int | None) -> None:
-        tracker = PullTracker()
-        last = -PROGRESS_EVERY_SECONDS
-        try:
-            async with client.pull(model) as progress:
-                async for update in progress:
-                    tracker.add(update)
-                    if limit is not None and tracker.total > limit:
-                        break  # leaving the block abandons the pull
-                    now = trio.current_time()
-                    if now - last >= PROGRESS_EVERY_SECONDS:
-                        last = now
-                        await report_progress(
-                            {"model": model, "status": update.status,
-                             "completed": tracker.completed, "total": tracker.total}
-                        )  # fmt: skip
-        except OllamaPullFailed as failed:
-            raise _Refused(
-                "provider_error", f"provider_error: pulling {model!r}: {failed}"
-            ) from None
-        except OllamaUnavailable:
-            raise _Refused(
-                "provider_error", "provider_error: the runtime stopped answering"
-            ) from None
-        if limit is not None and tracker.total > limit:
-            await _forget(client, model)
-            raise _Refused("policy_denied", _too_big(model, tracker.total, limit))
-        await report_progress(
-            {"model": model, "status": "success", "completed": tracker.total,
-             "total": tracker.total}
-        )  # fmt: skip
-
-    # --- verify -------------------------------------------------------------------------
-
-    async def _check(self, access: NodeAccess, node_id: str, name: CheckName) -> CheckResult:
-        listen = self._listen(node_id)
-        state = self._state[node_id]
-        async with access.client(listen) as client:
-            if name == "runtime-ready":
-                try:
-                    version = await client.version()
-                except OllamaUnavailable:
-                    return CheckResult(name=name, ok=False, diagnostic=f"no answer at {listen}")
-                return CheckResult(name=name, ok=True, diagnostic=f"ollama {version} at {listen}")
-            if name == "model-ready":
-                try:
-                    names = await _tag_names(client)
-                except _Refused as refused:
-                    return CheckResult(name=name, ok=False, diagnostic=refused.diagnostic)
-                missing = sorted(m for m in state.ensured if not model_present(m, names))
-                if missing:
-                    return CheckResult(name=name, ok=False, diagnostic=f"missing: {missing}")
-                if not names:
-                    return CheckResult(name=name, ok=False, diagnostic="no model on the node")
-                return CheckResult(name=name, ok=True, diagnostic=f"{len(names)} model(s)")
-        return await self._loopback_only(access, listen)
-
-    async def _loopback_only(self, access: NodeAccess, listen: str) -> CheckResult:
-        host, _, port = listen.rpartition(":")
-        if not is_loopback(host.strip("[]")):
-            return CheckResult(
-                name="loopback-only", ok=False, diagnostic=f"configured to listen on {listen}"
-            )
-        for address in await addresses_of(access):
-            target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-            async with access.client(target, timeout=2.0) as probe:
-                try:
-                    await probe.version()
-                except OllamaError:
-                    continue
-            return CheckResult(
-                name="loopback-only", ok=False, diagnostic=f"the API answers on {target}"
-            )
-        return CheckResult(name="loopback-only", ok=True, diagnostic=f"only {listen} answers")
-
     # --- helpers ------------------------------------------------------------------------
 
     def _access(self, node_id: str, credentials: Credentials | None) -> NodeAccess:
         try:
             return node_access(self._nodes[node_id], self._resolver, self._environ, credentials)
         except SecretNotFound as missing:
-            raise _Refused(
+            raise OperationRefused(
                 "secret_not_found", f"secret_not_found: {missing.reference} does not resolve"
             ) from None
 
@@ -333,7 +192,7 @@ class OllamaProvider:
         request: InstallRequest,
         actions: list[Action],
         status: RuntimeStatus,
-        refused: _Refused | None = None,
+        refused: OperationRefused | None = None,
     ) -> InstallResponse:
         return InstallResponse(
             ok=refused is None,
@@ -346,7 +205,10 @@ class OllamaProvider:
         )
 
     def _ensured(
-        self, request: ModelEnsureRequest, actions: list[Action], refused: _Refused | None = None
+        self,
+        request: ModelEnsureRequest,
+        actions: list[Action],
+        refused: OperationRefused | None = None,
     ) -> ModelEnsureResponse:
         return ModelEnsureResponse(
             ok=refused is None,
@@ -373,25 +235,3 @@ class OllamaProvider:
             diagnostics=[self._scrub(text) for text in diagnostics],
             models=UNSET if models is None else models,
         )
-
-
-async def _tag_names(client: OllamaClient) -> list[str]:
-    try:
-        return [tag.name for tag in await client.tags()]
-    except OllamaUnavailable:
-        raise _Refused("provider_error", "provider_error: the runtime does not answer") from None
-
-
-async def _forget(client: OllamaClient, model: str) -> None:
-    """Remove what a refused pull may have left (nothing, usually)."""
-    try:
-        await client.delete(model)
-    except OllamaError as error:
-        _log.warning("could not remove %s after a refused pull (%s)", model, type(error).__name__)
-
-
-def _too_big(model: str, size: int, limit: int) -> str:
-    return (
-        f"policy_denied: {model!r} is {size} bytes, over policy.max_model_size_bytes {limit};"
-        " nothing was kept"
-    )
