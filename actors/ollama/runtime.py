@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import trio
 
-from actors.processes import Ladder, ProcessLedger, StderrTail, reap, spawn
+from actors.processes import Ladder, ProcessLedger, StderrTail, open_process_group
 from actors.supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -53,21 +53,22 @@ class RuntimeProcess:
 
     async def run(self, *, task_status: trio.TaskStatus[RuntimeProcess]) -> None:
         with tempfile.TemporaryDirectory(prefix="asm-ollama-") as cwd:
-            child = await spawn([self.executable, "serve"], env=self.environment, cwd=cwd)
-            if self._ledger is not None:  # swept at the next start if asm dies hard
-                self._ledger.record(child.pgid)
-            try:
+            # Written down (swept at the next start if asm dies hard); ended, crashed or
+            # cancelled, the whole group goes.
+            group = open_process_group(
+                [self.executable, "serve"],
+                env=self.environment,
+                cwd=cwd,
+                ladder=LADDER,
+                ledger=self._ledger,
+            )
+            async with group as child:
                 await child.stdin.aclose()
                 task_status.started(self)
                 async with trio.open_nursery() as drains:
                     drains.start_soon(self.stderr.drain, child.stderr)
                     drains.start_soon(StderrTail().drain, child.stdout)
-            finally:  # ended, crashed or cancelled: the whole group goes
-                with trio.CancelScope(shield=True):
-                    code = await reap(child, LADDER)
-                    await child.close_output()
-                if self._ledger is not None:
-                    self._ledger.forget(child.pgid)
+            code = child.exit_code
         tail = self.stderr.text().strip().splitlines()[-1:] or ["(no output)"]
         raise RuntimeExited(f"ollama serve exited {code}: {tail[0][:200]}")
 

@@ -96,6 +96,11 @@ class ChildProcess:
     def pid(self) -> int:
         return self.popen.pid
 
+    @property
+    def exit_code(self) -> int | None:
+        """The leader's exit code once reaped (negative: the signal that ended it), else None."""
+        return self.popen.returncode if self.reaped else None
+
     async def close_output(self) -> None:
         """Close our ends of stdout and stderr, once nothing reads them any more."""
         for stream in (self.stdout, self.stderr):

@@ -39,11 +39,11 @@ import trio
 from actors.processes import (
     ChildProcess,
     LineTooLong,
+    ProcessLedger,
     StderrTail,
     UnsafeCommandLine,
+    open_process_group,
     read_lines,
-    reap,
-    spawn,
     sweep_group_on_exit,
 )
 from actors.sessions.handle import EVENT_BUFFER, Session, SessionEnded
@@ -51,7 +51,7 @@ from actors.sessions.outbox import Outbox
 from actors.sessions.probes import PROBES
 from actors.sessions.redaction import Redactor
 from actors.sessions.sandbox import Sandbox
-from actors.sessions.spec import ProcessLedger, SessionSpec, Timers
+from actors.sessions.spec import SessionSpec, Timers
 from contracts.conversation import Conversation
 from contracts.providers import Delivery, Launch, LaunchRequest, Workspace
 from contracts.session import (
@@ -65,7 +65,7 @@ from contracts.session import (
 from contracts.session import Warning as Notice
 from transport.http import Metrics, resume_request
 
-__all__ = ["ProcessLedger", "Session", "SessionActor", "SessionEnded", "SessionSpec", "Timers"]
+__all__ = ["Session", "SessionActor", "SessionEnded", "SessionSpec", "Timers"]
 
 log = logging.getLogger("asm.session")
 
@@ -137,9 +137,19 @@ class SessionActor:
             failed = Failed(kind="crashed", message=reason)
             await self._fail_before_start(failed, conversation, task_status)
             return
+        # Entered here, left early in the run's finally: the drains must run while it reaps.
+        group = contextlib.AsyncExitStack()
         try:
-            env = self._environment(sandbox, launch)
-            child = await spawn(launch.argv, env=env, cwd=sandbox.cwd)
+            child = await group.enter_async_context(
+                open_process_group(
+                    launch.argv,
+                    env=self.spec.environment(sandbox, launch),
+                    cwd=sandbox.cwd,
+                    ladder=self.spec.ladder,
+                    ledger=self._ledger,
+                    close_output=False,  # closed below, once the drains stop reading
+                )
+            )
         except UnsafeCommandLine as exc:  # e.g. a NUL byte in a model id: no exec takes it
             failed = Failed(kind="crashed", message=f"{provider}: cannot start: {exc}")
             await self._fail_before_start(failed, conversation, task_status)
@@ -150,8 +160,6 @@ class SessionActor:
             await self._fail_before_start(failed, conversation, task_status)
             return
         session.pid = child.pid
-        if self._ledger is not None:
-            self._ledger.record(child.pgid)
         log.debug("%s session spawned, pid %d", session.provider, child.pid)
         if conversation is None:
             if chosen is None:  # parked: it can take what needs no other launch
@@ -161,7 +169,6 @@ class SessionActor:
         lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](EVENT_BUFFER)
         drains = trio.CancelScope(shield=True)  # drains outlive a cancellation until reaped
         ending: Failed | None = None
-        code: int | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._drain, drains, child, lines_send, tail)
@@ -175,15 +182,13 @@ class SessionActor:
                     raise
                 finally:
                     lines.close()
-                    code = await reap(child, self.spec.ladder)
-                    if self._ledger is not None:
-                        self._ledger.forget(child.pgid)
+                    await group.aclose()  # reaped (shielded) and crossed out of the ledger
                     drains.cancel()
         finally:
             with trio.CancelScope(shield=True):
                 await child.close_output()
-                if code is not None:
-                    await self._close(ending, code, tail.text())
+                if child.exit_code is not None:
+                    await self._close(ending, child.exit_code, tail.text())
                 # Done for the consumer; removing the private directory can take a while.
                 session.close_events()
                 session.reaped.set()
@@ -198,7 +203,7 @@ class SessionActor:
         if probe is not None:
             sandbox.place(launch, copy_links=copy)
             output = await PROBES.output(
-                probe, env=self._environment(sandbox, launch), cwd=sandbox.cwd
+                probe, env=self.spec.environment(sandbox, launch), cwd=sandbox.cwd
             )
             if output is not None:
                 request = msgspec.structs.replace(request, probe=output)
@@ -217,17 +222,6 @@ class SessionActor:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read_lines, child.stdout, lines)
                 nursery.start_soon(tail.drain, child.stderr)
-
-    def _environment(self, sandbox: Sandbox, launch: Launch) -> dict[str, str]:
-        spec = self.spec
-        env = sandbox.environment(
-            spec.env,
-            isolate_home=spec.isolate_home,
-            operator_home=spec.operator_home,
-            credential_files=spec.driver.credential_files,
-        )
-        env.update(launch.env)
-        return env
 
     async def _next_conversation(self) -> Conversation | None:
         """The submitted conversation, or None when the session ends before it comes."""

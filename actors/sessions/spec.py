@@ -1,4 +1,4 @@
-"""What one CLI run needs: the spec the session actor runs, and where it records groups.
+"""What one CLI run needs: the spec the session actor runs.
 
 Built by :func:`actors.sessions.session_spec` from the configuration::
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from actors.processes import Ladder
+from actors.sessions.sandbox import Sandbox
 from contracts.conversation import Conversation
-from contracts.providers import CliDriver, LaunchRequest, Persona, Workspace
+from contracts.providers import CliDriver, Launch, LaunchRequest, Persona, Workspace
 from contracts.session import Failed
 
-__all__ = ["ProcessLedger", "SessionSpec", "Timers"]
+__all__ = ["SessionSpec", "Timers"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,18 @@ class SessionSpec:
             home=self.operator_home,
         )
 
+    def environment(self, sandbox: Sandbox, launch: Launch) -> dict[str, str]:
+        """The CLI's environment: :attr:`env` with TMPDIR (and HOME, when
+        :attr:`isolate_home`) in ``sandbox``, and whatever ``launch`` adds."""
+        env = sandbox.environment(
+            self.env,
+            isolate_home=self.isolate_home,
+            operator_home=self.operator_home,
+            credential_files=self.driver.credential_files,
+        )
+        env.update(launch.env)
+        return env
+
     def unreachable(self, seconds: float, notice: str) -> Failed:
         """A CLI that only retried until the first-event deadline: its service is out of
         reach. The message says what to check, naming the base-URL variable if any."""
@@ -79,11 +91,3 @@ class SessionSpec:
                 " and its login"
             ),
         )
-
-
-class ProcessLedger(Protocol):
-    """Where live process groups are written down, so a restart can sweep orphans."""
-
-    def record(self, pgid: int) -> None: ...
-
-    def forget(self, pgid: int) -> None: ...
