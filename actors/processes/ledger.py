@@ -1,13 +1,14 @@
 """A ledger of live CLI process groups in the state directory, for sweeping orphans.
 
-Every session writes its process-group id down when it spawns and crosses it out once
-reaped. If the server dies hard (SIGKILL, power loss of the parent only), the ledger
+Every process group the system runs (a CLI session, ``ollama serve``) is written down
+when it spawns and crossed out once reaped (:func:`~actors.processes.open_process_group`
+does both). If the server dies hard (SIGKILL, power loss of the parent only), the ledger
 still lists the groups it left running; the next start sweeps them before serving
 (SPEC §4.4: "at start, no orphan of a previous run is left behind")::
 
     ledger = ProcessLedger.open(state_dir / "process-groups")
     ledger.sweep()          # kill what a previous run left behind (under the state lock)
-    ledger.record(pgid)     # from the session actor, at spawn
+    ledger.record(pgid)     # at spawn
     ledger.forget(pgid)     # once reaped
 
 Scratch directories (the sessions' work root in ``$TMPDIR``) are written down the same
@@ -36,7 +37,7 @@ from actors.processes.state_lock import hold_state_dir
 
 __all__ = ["ProcessLedger"]
 
-log = logging.getLogger("asm.sessions")
+log = logging.getLogger("asm.processes")
 
 _DIRECTORY_PREFIX = "dir-"
 

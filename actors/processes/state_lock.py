@@ -1,4 +1,4 @@
-"""One server per state directory: an exclusive ``flock`` held for the server's life.
+"""One server per state directory: an exclusive ``flock`` held for the server's life::
 
     with hold_state_dir(Path(".asm")) as lock:   # StateDirBusy if a server holds it
         ...                                      # sweep orphans, open events.db, …

@@ -5,7 +5,7 @@ parked session pays only for writing the prompt. The pool is a long-lived task u
 supervisor; its sessions are children of the session supervisor like any other, so
 the pool only asks for them (``start``) and keeps ``size`` of them parked::
 
-    pool = WarmPool(spec, size=1, start=start_session)
+    pool = WarmPool(spec, size=1, start=sessions.start)   # sessions: the door (Sessions)
     await nursery.start(pool.run)
     session = await pool.acquire(chat)      # parked if one can take it, else a cold start
     events = session.submit(chat)
