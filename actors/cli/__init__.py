@@ -14,7 +14,10 @@ loading the HTTP stack that ``asm``'s commands need.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import typing
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 

@@ -31,6 +31,8 @@ from contracts.inference import (
     validate,
 )
 
+__all__ = ["PROG", "main"]
+
 PROG = "bus-integration-inference"
 
 

@@ -25,6 +25,8 @@ from actors.cli.serve import add_serve_parser, run_serve
 from actors.cli.tokens import add_token_parser, run_token
 from contracts import __version__
 
+__all__ = ["main"]
+
 
 def _parser() -> CommandParser:
     parser = CommandParser(

@@ -29,7 +29,7 @@ from actors.supervisor import (
 
 __all__ = ["RuntimeExited", "RuntimeProcess", "RuntimeSupervisor"]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger("asm.ollama")
 LADDER = Ladder(voluntary=0.0, terminate=5.0)  # `ollama serve` stops on SIGTERM
 
 
@@ -111,7 +111,7 @@ class RuntimeSupervisor:
         )
         await self._supervisor.start_child(child)
         self._running[node_id] = process
-        _log.info("started ollama serve for node %s", node_id)
+        log.info("started ollama serve for node %s", node_id)
 
     async def stop(self, node_id: str) -> None:
         """Stop and reap the runtime of ``node_id`` (nothing if none runs)."""

@@ -13,10 +13,14 @@ _SECTIONS = ("", "[sessions]\n", "[providers.claude]\n")
 _KNOWN = {
     "": {"providers", "sessions"},
     "[sessions]\n": {
-        "first_event_timeout", "idle_timeout", "run_timeout", "exit_grace", "terminate_grace",
+        "first_event_timeout",
+        "idle_timeout",
+        "run_timeout",
+        "exit_grace",
+        "terminate_grace",
     },
     "[providers.claude]\n": {"executable", "extra_args", "env", "isolate_home", "pool_size"},
-}  # fmt: skip
+}
 
 
 def test_an_empty_file_gives_the_spec_defaults() -> None:

@@ -913,9 +913,17 @@ def _run(provider: str, args: list[str]) -> int:
             return USAGE_EXIT_CODE
         _emit(session.ok_script()[0][1])
         for attempt in range(1, 1_000_000):
-            _emit({"type": "system", "subtype": "api_retry", "attempt": attempt,
-                   "max_retries": 10, "retry_delay_ms": 200, "error_status": None,
-                   "error": "Connection error."})  # fmt: skip
+            _emit(
+                {
+                    "type": "system",
+                    "subtype": "api_retry",
+                    "attempt": attempt,
+                    "max_retries": 10,
+                    "retry_delay_ms": 200,
+                    "error_status": None,
+                    "error": "Connection error.",
+                }
+            )
             time.sleep(RETRY_EVERY_S)
         return 0
 

@@ -40,10 +40,23 @@ def serving(tmp_path: Path, port: int) -> Iterator[dict[str, str]]:
         assert server.stdout is not None
         base_url = server.stdout.readline().split()[-1]
         issued = subprocess.run(
-            [ASM, "token", "issue", "--subject", "ops", "--scope", "inference:admin",
-             "--state-dir", str(state)],
-            capture_output=True, text=True, check=True, env=env, timeout=60,
-        )  # fmt: skip
+            [
+                ASM,
+                "token",
+                "issue",
+                "--subject",
+                "ops",
+                "--scope",
+                "inference:admin",
+                "--state-dir",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            timeout=60,
+        )
         yield {**env, "BUS_EVENTS_API_BASE_URL": base_url, "BUS_API_TOKEN": issued.stdout.strip()}
     finally:
         server.send_signal(signal.SIGTERM)
@@ -56,8 +69,12 @@ def asm_inference(env: dict[str, str], *argv: str) -> tuple[int, dict[str, Any],
     """Run ``asm inference …`` for node-1: exit code, the response printed, stderr."""
     result = subprocess.run(
         [ASM, "inference", *argv, "--provider", "ollama", "--node", "node-1"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     printed = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.returncode, printed, result.stderr
 

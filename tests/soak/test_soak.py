@@ -115,8 +115,18 @@ class Served:
 
     async def start(self, port: int = 0) -> str:
         """Start a server (on ``port``; 0: a free one); its base URL once it serves."""
-        argv = [ASM, "serve", "--bind", f"127.0.0.1:{port}", "--state-dir", str(self.state),
-                "--store", self.store, "--config", str(self.config)]  # fmt: skip
+        argv = [
+            ASM,
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--state-dir",
+            str(self.state),
+            "--store",
+            self.store,
+            "--config",
+            str(self.config),
+        ]
         with self.log.open("ab") as log:
             self.process = await trio.lowlevel.open_process(
                 argv, stdout=log, stderr=log, env=self.env, cwd=ROOT
@@ -152,8 +162,19 @@ class Served:
 
     async def issue_token(self) -> str:
         scope = "events:send events:listen"
-        argv = [ASM, "token", "issue", "--subject", "soak", "--scope", scope,
-                "--ttl", "1h", "--state-dir", str(self.state)]  # fmt: skip
+        argv = [
+            ASM,
+            "token",
+            "issue",
+            "--subject",
+            "soak",
+            "--scope",
+            scope,
+            "--ttl",
+            "1h",
+            "--state-dir",
+            str(self.state),
+        ]
         result = await trio.run_process(argv, capture_stdout=True, env=self.env)
         return result.stdout.decode().strip()
 
@@ -258,9 +279,10 @@ async def test_soak_every_fault_mode_concurrent_events_and_a_kill_9(tmp_path: Pa
         exit_code = await served.stop()
         await gone_within(sorted(set(descendants(os.getpid())) - before), 10.0)
         left = sorted(
-            pid for pid, row in descendants(os.getpid()).items()
+            pid
+            for pid, row in descendants(os.getpid()).items()
             if pid not in before and row.state != "Z"
-        )  # fmt: skip
+        )
         adopted += _reap_adopted()
         log = served.log.read_text()
         tracebacks = log.count("Traceback")

@@ -291,9 +291,14 @@ def test_unreachable_server_is_one_line_naming_what_to_do(
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     code, out, err = _endpoint(
-        capsys, state_dir, "ensure", "--provider=claude", "--model=m",
-        "--server", f"http://127.0.0.1:{closed_port}",
-    )  # fmt: skip
+        capsys,
+        state_dir,
+        "ensure",
+        "--provider=claude",
+        "--model=m",
+        "--server",
+        f"http://127.0.0.1:{closed_port}",
+    )
     assert (code, out) == (1, "")
     assert err.count("\n") == 1
     assert f"cannot reach http://127.0.0.1:{closed_port}" in err and "asm serve" in err

@@ -70,9 +70,19 @@ async def test_token_issue_prints_a_token_signed_with_the_state_dirs_secret(
 ) -> None:
     state = tmp_path / "state"
     result = await asm(
-        "token", "issue", "--subject", "deploy-bot", "--scope", "events:send events:listen",
-        "--scope", "inference:read", "--ttl", "15m", "--state-dir", str(state),
-    )  # fmt: skip
+        "token",
+        "issue",
+        "--subject",
+        "deploy-bot",
+        "--scope",
+        "events:send events:listen",
+        "--scope",
+        "inference:read",
+        "--ttl",
+        "15m",
+        "--state-dir",
+        str(state),
+    )
     assert (result.returncode, result.stderr) == (0, "")
     [issued] = result.stdout.splitlines()
     secret_file = state / "events.secret"
@@ -89,9 +99,15 @@ async def test_token_issue_prints_a_token_signed_with_the_state_dirs_secret(
 async def test_token_issue_signs_with_the_secret_in_the_environment(tmp_path: Path) -> None:
     secret = "an-operator-chosen-secret-of-40-characters"
     result = await asm(
-        "token", "issue", "--subject=s", "--scope=events:listen", "--audience=other/api",
-        "--state-dir", str(tmp_path), env=environ(BUS_API_JWT_SECRET=secret),
-    )  # fmt: skip
+        "token",
+        "issue",
+        "--subject=s",
+        "--scope=events:listen",
+        "--audience=other/api",
+        "--state-dir",
+        str(tmp_path),
+        env=environ(BUS_API_JWT_SECRET=secret),
+    )
     assert result.returncode == 0, result.stderr
     claims = TokenVerifier(secret.encode(), audience="other/api").verify(result.stdout.strip())
     assert claims.aud == "other/api"
@@ -101,9 +117,14 @@ async def test_token_issue_signs_with_the_secret_in_the_environment(tmp_path: Pa
 @pytest.mark.parametrize("ttl", ["1y", "0", "-5", "h", "99999d"])
 async def test_a_bad_ttl_is_a_usage_error(tmp_path: Path, ttl: str) -> None:
     result = await asm(
-        "token", "issue", "--subject=s", "--scope=events:send", f"--ttl={ttl}",
-        "--state-dir", str(tmp_path),
-    )  # fmt: skip
+        "token",
+        "issue",
+        "--subject=s",
+        "--scope=events:send",
+        f"--ttl={ttl}",
+        "--state-dir",
+        str(tmp_path),
+    )
     assert (result.returncode, result.stdout) == (2, "")
     assert "--ttl" in result.stderr
 
@@ -113,9 +134,14 @@ async def test_ttl_units_are_seconds_minutes_hours_days(
     tmp_path: Path, ttl: str, seconds: int
 ) -> None:
     result = await asm(
-        "token", "issue", "--subject=s", "--scope=events:send", f"--ttl={ttl}",
-        "--state-dir", str(tmp_path),
-    )  # fmt: skip
+        "token",
+        "issue",
+        "--subject=s",
+        "--scope=events:send",
+        f"--ttl={ttl}",
+        "--state-dir",
+        str(tmp_path),
+    )
     claims = TokenVerifier(events_secret(tmp_path, {})).verify(result.stdout.strip())
     assert claims.exp - claims.iat == seconds
 
@@ -127,9 +153,16 @@ async def test_events_send_prints_the_receipt_of_the_stored_event(
     served: ServedEvents, log: MemoryEventLog
 ) -> None:
     result = await asm(
-        "events", "send", "--name", "jobs.created", "--payload", '{"id": 7, "ok": true}',
-        "--correlation-id", "c-1", env=bus_env(served),
-    )  # fmt: skip
+        "events",
+        "send",
+        "--name",
+        "jobs.created",
+        "--payload",
+        '{"id": 7, "ok": true}',
+        "--correlation-id",
+        "c-1",
+        env=bus_env(served),
+    )
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     receipt = json.loads(result.stdout)
     assert receipt["accepted"] is True

@@ -163,10 +163,21 @@ async def test_install_is_a_dry_run_unless_executed_with_confirmation(
     dry_run, confirm = dry_run_and_confirm
     provider = await start_provider(nursery, ScriptedProvider(log))
     result = await asm(
-        "inference", "install", "--provider", "ollama", "--node", "gpu-1", *flags,
-        "--runtime-listen", "127.0.0.1:11434", "--context-length", "8192",
-        "--environment", "staging", env=bus_env(served),
-    )  # fmt: skip
+        "inference",
+        "install",
+        "--provider",
+        "ollama",
+        "--node",
+        "gpu-1",
+        *flags,
+        "--runtime-listen",
+        "127.0.0.1:11434",
+        "--context-length",
+        "8192",
+        "--environment",
+        "staging",
+        env=bus_env(served),
+    )
     assert result.returncode == 0, result.stderr
     assert msgspec.json.decode(result.stdout)["runtime_status"] == "ready"
     [(name, sent, _)] = provider.requests
@@ -197,9 +208,18 @@ async def test_a_failing_verify_prints_the_response_and_exits_1(
 
     provider = await start_provider(nursery, ScriptedProvider(log, answer=failing))
     result = await asm(
-        "inference", "verify", "--provider", "ollama", "--node", "gpu-1",
-        "--check", "loopback-only", "--check", "model-ready", env=bus_env(served),
-    )  # fmt: skip
+        "inference",
+        "verify",
+        "--provider",
+        "ollama",
+        "--node",
+        "gpu-1",
+        "--check",
+        "loopback-only",
+        "--check",
+        "model-ready",
+        env=bus_env(served),
+    )
     assert result.returncode == 1
     assert msgspec.json.decode(result.stdout)["checks"][1]["ok"] is False
     assert "verify_failed: model-ready: no model is loaded" in result.stderr
@@ -234,9 +254,18 @@ PULL = [
     {"model": "tinyllama:1.1b", "status": "success", "completed": 4 * MIB, "total": 4 * MIB},
 ]
 ENSURE = (
-    "inference", "model-ensure", "--provider", "ollama", "--node", "gpu-1",
-    "--model", "tinyllama:1.1b", "--allow-download", "--execute", "--confirm",
-)  # fmt: skip
+    "inference",
+    "model-ensure",
+    "--provider",
+    "ollama",
+    "--node",
+    "gpu-1",
+    "--model",
+    "tinyllama:1.1b",
+    "--allow-download",
+    "--execute",
+    "--confirm",
+)
 
 
 async def test_model_ensure_draws_the_pull_progress_on_stderr(
@@ -271,9 +300,16 @@ async def test_no_response_within_the_timeout_exits_1_naming_the_request(
     served: ServedEvents, log: MemoryEventLog
 ) -> None:
     result = await asm(
-        "inference", "status", "--provider", "ollama", "--node", "gpu-1", "--timeout", "1",
+        "inference",
+        "status",
+        "--provider",
+        "ollama",
+        "--node",
+        "gpu-1",
+        "--timeout",
+        "1",
         env=bus_env(served),
-    )  # fmt: skip
+    )
     assert (result.returncode, result.stdout) == (1, "")
     match = re.search(rf"no response to {STATUS_REQUEST} ({UUID}) within 1 s", result.stderr)
     assert match is not None, result.stderr
@@ -321,7 +357,7 @@ async def test_an_interrupted_wait_exits_130(
         (("verify", "--node", "n", "--check=model-ready", "--check=model-ready"), "checks_unique"),
         (("status", "--node", "gpu-1", "--provider", "vllm"), "provider_registered"),
     ],
-)  # fmt: skip
+)
 async def test_a_request_the_contract_refuses_exits_2_and_publishes_nothing(
     served: ServedEvents, log: MemoryEventLog, argv: tuple[str, ...], rule: str
 ) -> None:

@@ -14,12 +14,26 @@ from tests.actors.cli.test_serve import ASM, ROOT, _environ
 
 def test_json_logs_parse_carry_request_ids_and_no_token(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state), "--store", "memory",
-            "--log-format", "json"]  # fmt: skip
+    argv = [
+        ASM,
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--state-dir",
+        str(state),
+        "--store",
+        "memory",
+        "--log-format",
+        "json",
+    ]
     server = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=_environ(tmp_path), cwd=ROOT,
-    )  # fmt: skip
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environ(tmp_path),
+        cwd=ROOT,
+    )
     try:
         assert server.stdout is not None
         base_url = server.stdout.readline().split()[-1]

@@ -56,8 +56,11 @@ def _stop(process: subprocess.Popen[str], signum: int) -> list[int]:
 def test_serve_refuses_a_non_loopback_bind(tmp_path: Path) -> None:
     result = subprocess.run(
         [ASM, "serve", "--bind", "0.0.0.0:0", "--state-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert "loopback only" in result.stderr
     assert not (tmp_path / "server.json").exists()
@@ -79,10 +82,23 @@ def test_serve_serves_then_stops_on_a_signal_reaping_every_cli(tmp_path: Path, s
         assert stat.S_IMODE((state / "events.secret").stat().st_mode) == 0o600
         assert httpx.get(f"{base_url}/healthz").json() == {"ok": True, "service": "asm"}
         ensure = subprocess.run(
-            [ASM, "endpoint", "ensure", "--provider", "claude", "--model", "m",
-             "--state-dir", str(state)],
-            capture_output=True, text=True, timeout=60, check=False, env=_environ(tmp_path),
-        )  # fmt: skip
+            [
+                ASM,
+                "endpoint",
+                "ensure",
+                "--provider",
+                "claude",
+                "--model",
+                "m",
+                "--state-dir",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=_environ(tmp_path),
+        )
         assert ensure.returncode == 0, ensure.stderr
         endpoint = json.loads(ensure.stdout)["endpoint"]
         token = endpoint["headers"]["authorization"].removeprefix("Bearer ")

@@ -287,10 +287,22 @@ def test_a_store_that_does_not_open_stops_serve_with_one_line_and_no_password(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     result = subprocess.run(
-        [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(tmp_path / "state"),
-         "--store", f"redis://:hunter2secret@127.0.0.1:{port}/0"],
-        capture_output=True, text=True, timeout=60, check=False, env=_environ(tmp_path),
-    )  # fmt: skip
+        [
+            ASM,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--store",
+            f"redis://:hunter2secret@127.0.0.1:{port}/0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=_environ(tmp_path),
+    )
     assert result.returncode == 1
     assert f"asm serve: stopped: redis at redis://127.0.0.1:{port}/0 does not answer" in (
         result.stderr
@@ -303,7 +315,11 @@ def test_a_store_that_does_not_open_stops_serve_with_one_line_and_no_password(
 def test_an_unknown_store_is_a_usage_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [ASM, "serve", "--state-dir", str(tmp_path / "state"), "--store", "postgres://x"],
-        capture_output=True, text=True, timeout=60, check=False, env=_environ(tmp_path),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=_environ(tmp_path),
+    )
     assert result.returncode == 2
     assert "use memory, sqlite:PATH or redis://HOST:PORT/DB" in result.stderr

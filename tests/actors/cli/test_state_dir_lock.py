@@ -77,10 +77,23 @@ def _serving(state: Path, env: dict[str, str], *options: str) -> Iterator[Served
 def _lease(state: Path, env: dict[str, str]) -> openai.OpenAI:
     """``asm endpoint ensure`` for the fake claude; a client on the endpoint it gives."""
     ensure = subprocess.run(
-        [ASM, "endpoint", "ensure", "--provider", "claude", "--model", "m",
-         "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=60, check=False, env=env,
-    )  # fmt: skip
+        [
+            ASM,
+            "endpoint",
+            "ensure",
+            "--provider",
+            "claude",
+            "--model",
+            "m",
+            "--state-dir",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
     assert ensure.returncode == 0, ensure.stderr
     endpoint = json.loads(ensure.stdout)["endpoint"]
     token = endpoint["headers"]["authorization"].removeprefix("Bearer ")
@@ -98,8 +111,13 @@ def _second_serve(state: Path, env: dict[str, str]) -> subprocess.CompletedProce
     # Without the lock this one serves until the timeout: run() kills it then.
     return subprocess.run(
         [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=20, check=False, env=env, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
@@ -147,10 +165,23 @@ def test_a_second_serve_on_a_running_servers_state_dir_exits_1_and_touches_nothi
             ProcessLedger.open(state / "process-groups").sweep()
         assert all(alive(pid) for pid in clis)
         issued = subprocess.run(
-            [ASM, "token", "issue", "--subject", "s", "--scope", "events:send",
-             "--state-dir", str(state)],
-            capture_output=True, text=True, timeout=60, check=False, env=env,
-        )  # fmt: skip
+            [
+                ASM,
+                "token",
+                "issue",
+                "--subject",
+                "s",
+                "--scope",
+                "events:send",
+                "--state-dir",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
         assert issued.returncode == 0, issued.stderr
         assert json.loads((state / "server.json").read_text())["pid"] == first.process.pid
     assert not (state / "server.json").exists()  # the first one's, removed by the first
@@ -162,9 +193,14 @@ def test_hypercorn_on_a_running_servers_state_dir_fails_its_startup(tmp_path: Pa
         before = _snapshot(state)
         argv = [str(BIN / "hypercorn"), "-k", "trio", "--bind", "127.0.0.1:0", "actors.asgi:app"]
         result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=20, check=False,
-            env={**env, "ASM_STATE_DIR": str(state)}, cwd=ROOT,
-        )  # fmt: skip
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+            env={**env, "ASM_STATE_DIR": str(state)},
+            cwd=ROOT,
+        )
         # Hypercorn stops (with status 0, its choice) when the lifespan startup fails.
         assert "startup" in result.stderr
         assert f"pid {first.process.pid} on port {first.port}" in result.stderr

@@ -52,9 +52,14 @@ async def test_install_dry_run_changes_nothing_and_execution_reaches_ready(
         plan = await ollama.install(install(runtime=runtime))
         assert plan.ok and plan.runtime_status == "unknown"
         assert plan.actions == [
-            "check-runtime", "download-runtime", "install-runtime", "configure-listen",
-            "configure-context-length", "start-service", "wait-ready",
-        ]  # fmt: skip
+            "check-runtime",
+            "download-runtime",
+            "install-runtime",
+            "configure-listen",
+            "configure-context-length",
+            "start-service",
+            "wait-ready",
+        ]
         assert not (tmp_path / "prefix").exists() and not is_listening(port)
 
         done = await ollama.install(install(runtime=runtime, dry_run=False, confirm=True))
@@ -172,8 +177,14 @@ async def test_two_downloads_on_one_node_conflict_and_a_slow_one_times_out(
             bridge = InferenceBridge(log, ProviderRegistry([ollama]), deadlines=deadlines)
             await nursery.start(bridge.run)
             async with log.listen(ListenQuery(pattern=MODEL_ENSURE_RESPONSE, since=0)) as out:
-                body = {"provider": "ollama", "node_id": "node-1", "model": "smollm2:135m",
-                        "dry_run": False, "confirm": True, "policy": allowed()}  # fmt: skip
+                body = {
+                    "provider": "ollama",
+                    "node_id": "node-1",
+                    "model": "smollm2:135m",
+                    "dry_run": False,
+                    "confirm": True,
+                    "policy": allowed(),
+                }
                 for correlation in ("first", "second"):
                     envelope = PublishEnvelope(
                         name=MODEL_ENSURE_REQUEST,

@@ -63,23 +63,37 @@ async def test_a_systemd_node_gets_a_user_a_unit_an_override_and_a_restart(
         )
         runner = RecordingRunner()
         request = msgspec.convert(
-            {"provider": "ollama", "node_id": "gpu-1", "dry_run": False, "confirm": True,
-             "runtime": {"listen": listen, "context_length": 2048}},
+            {
+                "provider": "ollama",
+                "node_id": "gpu-1",
+                "dry_run": False,
+                "confirm": True,
+                "runtime": {"listen": listen, "context_length": 2048},
+            },
             InstallRequest,
-        )  # fmt: skip
+        )
         installer = Installer(NodeAccess(node, runner), RuntimeSupervisor(), request, {})
         plan = await installer.plan()
         assert plan == [
-            "check-runtime", "download-runtime", "install-runtime", "create-service-user",
-            "write-service-unit", "configure-listen", "configure-context-length",
-            "start-service", "wait-ready",
-        ]  # fmt: skip
+            "check-runtime",
+            "download-runtime",
+            "install-runtime",
+            "create-service-user",
+            "write-service-unit",
+            "configure-listen",
+            "configure-context-length",
+            "start-service",
+            "wait-ready",
+        ]
         assert await installer.execute(plan) == plan
     commands = [" ".join(argv) for argv, _ in runner.calls]
     assert any("https://ollama.com/install.sh | OLLAMA_VERSION=" in c for c in commands)
     assert any("useradd -r -s /bin/false -U -m -d /usr/share/ollama ollama" in c for c in commands)
-    written = {argv[-1].split("cat > ")[1].split("'")[1]: stdin for argv, stdin in runner.calls
-               if stdin is not None}  # fmt: skip
+    written = {
+        argv[-1].split("cat > ")[1].split("'")[1]: stdin
+        for argv, stdin in runner.calls
+        if stdin is not None
+    }
     assert b"ExecStart=/usr/local/bin/ollama serve" in written["/etc/systemd/system/ollama.service"]
     override = written["/etc/systemd/system/ollama.service.d/override.conf"]
     assert override.decode() == (

@@ -140,11 +140,22 @@ async def test_ssh_runs_openssh_with_the_key_in_a_private_file(tmp_path: Path) -
     [call] = _calls(tmp_path)
     key_file = call["key"]
     assert call["argv"] == [
-        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new",
-        "-o", "ConnectTimeout=10", "-p", "2222",
-        "-i", key_file, "-o", "IdentitiesOnly=yes",
-        "--", "ops@gpu-1", "uname -s",
-    ]  # fmt: skip
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "ConnectTimeout=10",
+        "-p",
+        "2222",
+        "-i",
+        key_file,
+        "-o",
+        "IdentitiesOnly=yes",
+        "--",
+        "ops@gpu-1",
+        "uname -s",
+    ]
     assert (call["key_mode"], call["key_dir_mode"]) == (0o600, 0o700)
     assert call["key_sha256"] == hashlib.sha256((KEY + "\n").encode()).hexdigest()
     assert not Path(key_file).exists()

@@ -87,8 +87,13 @@ def test_the_session_environment_is_scrubbed(tmp_path: Path) -> None:
     assert spec.env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"
     assert spec.env["DISABLE_AUTOUPDATER"] == "1"
     assert set(spec.env) <= {
-        "PATH", "HOME", "LANG", "TMPDIR", *CLAUDE.profile.auth_env, *CLAUDE.fixed_env()
-    }  # fmt: skip
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        *CLAUDE.profile.auth_env,
+        *CLAUDE.fixed_env(),
+    }
 
 
 def test_operator_extra_args_come_before_codexs_resume(tmp_path: Path) -> None:

@@ -443,11 +443,21 @@ def test_rule_finish_reason_is_stop_length_or_content_filter(raw: str | None) ->
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("max_tokens", "length"), ("MAX_TOKENS", "length"), ("max_output_tokens", "length"),
-     ("length", "length"), ("model_context_window_exceeded", "length"),
-     ("refusal", "content_filter"), ("SAFETY", "content_filter"),
-     ("content_filter", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"),
-     ("end_turn", "stop"), ("STOP", "stop"), ("tool_use", "stop"), (None, "stop")],
-)  # fmt: skip
+    [
+        ("max_tokens", "length"),
+        ("MAX_TOKENS", "length"),
+        ("max_output_tokens", "length"),
+        ("length", "length"),
+        ("model_context_window_exceeded", "length"),
+        ("refusal", "content_filter"),
+        ("SAFETY", "content_filter"),
+        ("content_filter", "content_filter"),
+        ("PROHIBITED_CONTENT", "content_filter"),
+        ("end_turn", "stop"),
+        ("STOP", "stop"),
+        ("tool_use", "stop"),
+        (None, "stop"),
+    ],
+)
 def test_provider_stop_reasons_map_to_openais(raw: str | None, reason: str) -> None:
     assert finish_reason_from(raw) == reason

@@ -187,11 +187,13 @@ async def test_keep_alive_lines_are_skipped_and_a_5xx_is_retried_after_the_last_
         event = Event(id=event_id, name="jobs.n", payload=msgspec.Raw(b"1"), created_at="now")
         return msgspec.json.encode(event) + b"\n"
 
-    app = ScriptedStreamApp([
-        (200, [b"\n", line("1"), b"\n", b"\n", line("2")]),  # then ends: follow reconnects
-        (503, [b'{"error":{"type":"unavailable","message":"store down"}}']),
-        (200, [b"\n", line("3"), b"\n"]),
-    ])  # fmt: skip
+    app = ScriptedStreamApp(
+        [
+            (200, [b"\n", line("1"), b"\n", b"\n", line("2")]),  # then ends: follow reconnects
+            (503, [b'{"error":{"type":"unavailable","message":"store down"}}']),
+            (200, [b"\n", line("3"), b"\n"]),
+        ]
+    )
     origin, _ = await serve_asgi(nursery, app)
     async with (
         EventsClient(origin, TOKEN, backoff=TINY) as client,
