@@ -161,9 +161,7 @@ class Children:
             child.done.set()
         if error is not None:
             when = " while stopping" if child.stopping else ""
-            log.error(
-                "supervisor %r: child %r crashed%s: %r", self.name, slot.spec.id, when, error
-            )
+            log.error("supervisor %r: child %r crashed%s: %r", self.name, slot.spec.id, when, error)
         if not child.stopping and slot.child is child:
             self._exits_tx.send_nowait(Exit(child, error))
 
