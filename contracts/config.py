@@ -1,14 +1,20 @@
 """The ``asm.toml`` configuration: typed, validated once, with every default in one place.
 
-Sections grow with the capabilities behind them; unknown keys are refused so a typo is
-an error, not a silently ignored setting::
+Sections grow with the capabilities behind them; unknown keys and unknown providers are
+refused so a typo is an error, not a silently ignored setting, and every message names
+the table and the key (``[nodes.gpu].port``), never a value::
 
-    >>> from contracts.config import parse_config
+    >>> from contracts.config import ConfigError, parse_config
     >>> config = parse_config(b'[providers.claude]\\npool_size = 2\\n')
     >>> config.providers["claude"].pool_size
     2
     >>> config.sessions.first_event_timeout
     60.0
+    >>> try:
+    ...     parse_config(b'[providers.claud]\\n')
+    ... except ConfigError as error:
+    ...     print(error)
+    invalid configuration: [providers.claud]: unknown provider (known: amp, claude, codex, gemini)
 
 Config files may name secrets only through the environment they hand a CLI, or as
 ``secret://deployment/<name>`` references (``[nodes.<id>]``, :mod:`contracts.nodes`);
@@ -17,11 +23,13 @@ the session logs never print a provider's environment.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+import re
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
 from contracts.nodes import NodeSettings, SecretsSettings, validate_node_ids
+from contracts.providers import PROFILES
 
 __all__ = [
     "ARGV_MAX_CHARS",
@@ -141,7 +149,12 @@ class ConfigError(ValueError):
 
 
 def parse_config(data: bytes | str) -> Config:
-    """Parse and validate TOML text; raises :class:`ConfigError` with a clear message."""
+    """Parse and validate TOML text; raises :class:`ConfigError` with a clear message.
+
+    Rules: config_unknown_keys_refused (``[<table>].<key>: unknown key``),
+    config_unknown_provider_refused (``[providers.<id>]: unknown provider``), and every
+    other message starts with the table it is about (config_errors_name_the_table).
+    """
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -150,12 +163,81 @@ def parse_config(data: bytes | str) -> Config:
                 f"configuration is not valid TOML: not UTF-8 ({exc.reason})"
             ) from None
     try:
-        config = msgspec.toml.decode(data, type=Config)
-        validate_node_ids(config.nodes)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
+        raw = msgspec.toml.decode(data)
     except msgspec.DecodeError as exc:
         raise ConfigError(f"configuration is not valid TOML: {exc}") from None
+    try:
+        return _config(raw)
     except ValueError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
-    return config
+
+
+_SECTIONS: Final[dict[str, type[msgspec.Struct]]] = {
+    "sessions": SessionSettings,
+    "leases": LeaseSettings,
+    "server": ServerSettings,
+    "secrets": SecretsSettings,
+}
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
+_AT_PATH: Final = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>.*)`$", re.DOTALL)
+
+
+def _config(raw: dict[str, Any]) -> Config:
+    """The checked :class:`Config` of a decoded TOML document (``ValueError`` otherwise)."""
+    _refuse_unknown(raw, Config, "")
+    parts: dict[str, Any] = {
+        name: _convert(raw[name], section, f"[{name}]")
+        for name, section in _SECTIONS.items()
+        if name in raw
+    }
+    providers = _table(raw, "providers")
+    for provider_id in providers:
+        if provider_id not in PROFILES:
+            known = ", ".join(sorted(PROFILES))
+            raise ValueError(f"[providers.{_name(provider_id)}]: unknown provider (known: {known})")
+    parts["providers"] = {
+        provider_id: _convert(settings, ProviderSettings, f"[providers.{provider_id}]")
+        for provider_id, settings in providers.items()
+    }
+    nodes = _table(raw, "nodes")
+    validate_node_ids(nodes)
+    parts["nodes"] = {
+        node_id: _convert(settings, NodeSettings, f"[nodes.{node_id}]")
+        for node_id, settings in nodes.items()
+    }
+    return Config(**parts)
+
+
+def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: must be a table ([{name}.<id>])")
+    return value
+
+
+def _convert(value: object, kind: type[msgspec.Struct], table: str) -> Any:
+    """``value`` as ``kind``; a message starts with ``table`` and names the key."""
+    if isinstance(value, dict):
+        _refuse_unknown(value, kind, table)
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if (at := _AT_PATH.match(text)) is not None:
+            path = at["path"].removeprefix(".")
+            key = f".{path}" if path and not path.startswith("[") else path
+            raise ValueError(f"{table}{key}: {at['reason']}") from None
+        raise ValueError(f"{table}: {text}") from None
+
+
+def _refuse_unknown(value: dict[str, Any], kind: type[msgspec.Struct], table: str) -> None:
+    known = {field.encode_name for field in msgspec.structs.fields(kind)}
+    for key in value:
+        if key not in known:
+            where = f"{table}.{_name(key)}" if table else _name(key)
+            raise ValueError(f"{where}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _name(key: str) -> str:
+    """A key as written when plain, else quoted (it may hold any character)."""
+    return key if _PLAIN_NAME(key) is not None else repr(key)

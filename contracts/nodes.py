@@ -17,7 +17,8 @@ reaches its REST API at ``ollama_url`` and runs commands on it through its runne
 The configuration names secrets only by reference (``secret://deployment/<name>``); an
 inline key is an error whose message never repeats the value. Node ids are checked by
 :func:`validate_node_ids`, which :func:`contracts.config.parse_config` calls, since a
-dict key has no ``__post_init__`` of its own.
+dict key has no ``__post_init__`` of its own; ``parse_config`` also names the node in
+every message about its table (``[nodes.gpu-1].runnr: unknown key``).
 """
 
 from __future__ import annotations
@@ -134,4 +135,4 @@ def validate_node_ids(nodes: Mapping[str, NodeSettings]) -> None:
     """Raise ``ValueError`` naming the first node id that is not 1-64 ``[A-Za-z0-9_-]``."""
     for node_id in nodes:
         if _NODE_ID_OK(node_id) is None:
-            raise ValueError(f"nodes.{node_id!r}: a node id is 1-64 letters, digits, '_' or '-'")
+            raise ValueError(f"[nodes.{node_id!r}]: a node id is 1-64 letters, digits, '_' or '-'")

@@ -1,7 +1,9 @@
 """Finding and reading ``asm.toml`` for the commands (``--config``, else ``./asm.toml``).
 
 Every command that takes ``--config`` reads it the same way, so a missing file means
-the defaults and a bad one is a :class:`~contracts.config.ConfigError` naming it::
+the defaults and a bad one is a :class:`~contracts.config.ConfigError` whose message
+starts with the file's path, then the table and key
+(``asm.toml: invalid configuration: [nodes.gpu].runnr: unknown key …``)::
 
     config = load_config(args.config)  # None: ./asm.toml when present, else defaults
 """
@@ -26,4 +28,7 @@ def load_config(path: str | None) -> Config:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_config(data)
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.config import Config, ConfigError, parse_config
+from contracts.config import (
+    Config,
+    ConfigError,
+    LeaseSettings,
+    NodeSettings,
+    ProviderSettings,
+    SecretsSettings,
+    ServerSettings,
+    SessionSettings,
+    parse_config,
+)
+from contracts.providers import PROFILES
+
+_PROVIDER_IDS = frozenset(PROFILES)
 
 _KEY = st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True)
 _SECTIONS = ("", "[sessions]\n", "[providers.claude]\n")
@@ -97,3 +112,99 @@ def test_config_must_be_toml(data: bytes) -> None:
         parse_config(data)
     except ConfigError as exc:
         assert str(exc).startswith(("invalid configuration", "configuration is not valid TOML"))
+
+
+_TABLES = {
+    "[sessions]": "[sessions]\n",
+    "[leases]": "[leases]\n",
+    "[server]": "[server]\n",
+    "[secrets]": "[secrets]\n",
+    "[providers.codex]": "[providers.codex]\n",
+    "[nodes.gpu]": "[nodes.gpu]\n",
+}
+
+
+_PROVIDER_NAME = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=16)
+
+
+@given(_PROVIDER_NAME.filter(lambda name: name not in _PROVIDER_IDS))
+def test_config_unknown_provider_refused(name: str) -> None:
+    """Rule config_unknown_provider_refused: [providers.<id>] names a known provider; the
+    message names the table and lists the known ids."""
+    text = f"[providers.{_quoted(name)}]\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    message = str(caught.value)
+    assert message.startswith("invalid configuration: [providers.")
+    assert message.endswith("]: unknown provider (known: amp, claude, codex, gemini)")
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        assert f"[providers.{name}]" in message
+
+
+@given(st.sampled_from(sorted(_PROVIDER_IDS)))
+def test_config_unknown_provider_refused_known_ids_pass(name: str) -> None:
+    """Rule config_unknown_provider_refused: each known id is accepted."""
+    assert parse_config(f"[providers.{name}]\n").provider(name) == ProviderSettings()
+
+
+def test_config_unknown_provider_refused_typo() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(b"[providers.claud]\npool_size = 1\n")
+    assert str(caught.value) == (
+        "invalid configuration: [providers.claud]: unknown provider "
+        "(known: amp, claude, codex, gemini)"
+    )
+
+
+@given(st.sampled_from(sorted(_TABLES)), _KEY)
+def test_config_unknown_keys_refused_name_the_table(table: str, key: str) -> None:
+    """Rule config_unknown_keys_refused: the message reads ``<table>.<key>: unknown key``."""
+    kind = {
+        "[sessions]": SessionSettings,
+        "[leases]": LeaseSettings,
+        "[server]": ServerSettings,
+        "[secrets]": SecretsSettings,
+        "[providers.codex]": ProviderSettings,
+        "[nodes.gpu]": NodeSettings,
+    }[table]
+    if key in kind.__struct_fields__:
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"{_TABLES[table]}{key} = 1\n")
+    assert str(caught.value).startswith(f"invalid configuration: {table}.{key}: unknown key")
+
+
+def test_config_unknown_keys_refused_node_typo() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(b'[nodes.gpu]\nrunnr = "ssh"\n')
+    assert str(caught.value).startswith("invalid configuration: [nodes.gpu].runnr: unknown key")
+
+
+@given(
+    st.sampled_from(
+        [
+            ("[nodes.gpu-1]\nport = 0\n", "[nodes.gpu-1].port: "),
+            ('[nodes.gpu-1]\nrunner = "ftp"\n', "[nodes.gpu-1].runner: "),
+            ('[nodes.gpu-1]\nrunner = "ssh"\n', '[nodes.gpu-1]: runner = "ssh" needs host'),
+            ("[providers.amp]\npool_size = 99\n", "[providers.amp].pool_size: "),
+            ('[providers.amp]\nextra_args = ["a", 1]\n', "[providers.amp].extra_args[1]: "),
+            ("[sessions]\nidle_timeout = -1\n", "[sessions].idle_timeout: "),
+            ("[server]\nbind = 1\n", "[server].bind: "),
+        ]
+    ),
+    st.sampled_from(["", "[leases]\nmax_sessions = 2\n"]),
+)
+def test_config_errors_name_the_table(case: tuple[str, str], prefix_text: str) -> None:
+    """Rule config_errors_name_the_table: a bad value's message starts with its table and
+    key (``[nodes.gpu-1].port``), never ``$.nodes[...]``."""
+    text, expected = case
+    with pytest.raises(ConfigError) as caught:
+        parse_config(prefix_text + text)
+    message = str(caught.value)
+    assert message.startswith(f"invalid configuration: {expected}")
+    assert "$" not in message and "[...]" not in message
+
+
+def _quoted(name: str) -> str:
+    """``name`` as a TOML basic string, every character escaped."""
+    return '"' + "".join(f"\\U{ord(char):08X}" for char in name) + '"'
