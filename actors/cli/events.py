@@ -16,6 +16,11 @@ interrupted command. A lost connection is reconnected (a note on stderr) and res
 after the last event printed; a server unreachable at the start is a failure. A reader
 that goes away (``| head -1``) ends it quietly with 0. Server errors print the
 server's error type and message on stderr, exit 1.
+
+A broadcast listen without ``--replay`` starts 60 s back (BUS.md §2.2), so an event
+sent earlier is not shown: when such a listen ends with nothing printed, or has printed
+nothing after 10 s of following, one note on stderr says so and
+names ``--replay``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import trio
@@ -42,6 +47,8 @@ from contracts.events import MAX_JSON_DEPTH, ListenQuery, event_line
 from transport.events import EventsClient, EventsError
 
 __all__ = ["add_events_parser", "run_events"]
+
+_IDLE_NOTE_SECONDS: Final = 10.0
 
 
 def add_events_parser(commands: argparse._SubParsersAction[Any]) -> None:
@@ -111,6 +118,32 @@ async def _send(client: EventsClient, args: argparse.Namespace) -> int:
 
 
 async def _listen(client: EventsClient, query: ListenQuery) -> int:
+    printed = [0]
+    note = _window_note(query)
+    failure: EventsError | None = None
+    code = EXIT_OK
+    async with trio.open_nursery() as nursery:
+        if note is not None and query.follow:
+
+            async def idle_note() -> None:
+                await trio.sleep(_IDLE_NOTE_SECONDS)
+                if not printed[0]:
+                    print(f"asm events listen: nothing yet; {note}", file=sys.stderr, flush=True)
+
+            nursery.start_soon(idle_note)
+        try:
+            code = await _print_events(client, query, printed)
+        except EventsError as error:  # raised after the nursery, not in its group
+            failure = error
+        nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    if note is not None and not printed[0]:
+        print(f"asm events listen: no events; {note}", file=sys.stderr, flush=True)
+    return code
+
+
+async def _print_events(client: EventsClient, query: ListenQuery, printed: list[int]) -> int:
     out = sys.stdout.buffer
     async with client, client.stream(query, wait_for_server=False) as events:
         async for event in events:
@@ -121,8 +154,21 @@ async def _listen(client: EventsClient, query: ListenQuery) -> int:
                 # The reader is gone: stop quietly, and keep the interpreter's own flush
                 # at exit from failing on the same pipe.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                printed[0] += 1  # the reader saw events: no note
                 return EXIT_OK
+            printed[0] += 1
     return EXIT_OK
+
+
+def _window_note(query: ListenQuery) -> str | None:
+    """Why a broadcast listen may show nothing, when its window could be the reason."""
+    back = query.start_seconds_back()
+    if query.delivery != "broadcast" or back is None:
+        return None
+    return (
+        f"a listen without --replay starts {back:g} s back; "
+        "--replay starts at the oldest retained event"
+    )
 
 
 def _json(text: str) -> msgspec.Raw:

@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -313,3 +314,57 @@ def test_a_secret_file_open_to_others_is_refused(tmp_path: Path) -> None:
     with pytest.raises(EventsSecretError, match="open to its group or others") as raised:
         events_secret(tmp_path, {})
     assert (tmp_path / "events.secret").read_text().strip() not in str(raised.value)
+
+
+# --- the 60 s window of a broadcast listen (BUS.md §2.2) ---------------------------------
+
+
+async def test_an_event_older_than_60_s_needs_replay_and_a_bare_listen_says_so(
+    nursery: trio.Nursery,
+) -> None:
+    """The README's case: the listen runs two minutes after the send. Without --replay it
+    prints nothing and names --replay on stderr; with it, the event is printed."""
+    offset = [-120.0]
+    async with open_memory_log(clock=lambda: time.time() + offset[0]) as log:
+        served = await serve_events(nursery, log)
+        await log.append([PublishEnvelope(name="ops.deploy.step")], identity_id="ops")
+        offset[0] = 0.0
+        env = bus_env(served)
+        bare = await asm("events", "listen", "--name", "ops.*", "--no-follow", env=env)
+        assert (bare.returncode, bare.stdout) == (0, "")
+        assert bare.stderr == (
+            "asm events listen: no events; a listen without --replay starts 60 s back; "
+            "--replay starts at the oldest retained event\n"
+        )
+        replayed = await asm(
+            "events", "listen", "--name", "ops.*", "--replay", "--no-follow", env=env
+        )
+        assert (replayed.returncode, replayed.stderr) == (0, "")
+        assert [json.loads(line)["name"] for line in replayed.stdout.splitlines()] == [
+            "ops.deploy.step"
+        ]
+        served.stop()
+
+
+async def test_a_following_listen_that_stays_empty_notes_the_window_once(
+    served: ServedEvents,
+) -> None:
+    run = partial(
+        trio.run_process,
+        [ASM, "events", "listen", "--name", "ops.*"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        check=False,
+        env=bus_env(served),
+    )
+    async with trio.open_nursery() as nursery:
+        process: trio.Process = await nursery.start(run)
+        assert process.stderr is not None
+        with trio.fail_after(20):
+            note = await process.stderr.receive_some()
+        process.send_signal(signal.SIGINT)
+    assert note.decode() == (
+        "asm events listen: nothing yet; a listen without --replay starts 60 s back; "
+        "--replay starts at the oldest retained event\n"
+    )
+    assert process.returncode == 130
