@@ -14,6 +14,13 @@ and call :func:`check_rule`. A failing rule fails its test with the counterexamp
 rule that cannot run against the target (a precondition) is skipped, saying why. The
 token may also come from ``$ASM_CONFORMANCE_TOKEN``, so that it stays off the command
 line.
+
+This module itself imports nothing that needs Hypothesis until an option is used
+(``tests/transport/conformance/test_plugin_without_hypothesis.py`` checks it); but
+importing it imports its package first, and ``transport/conformance/__init__.py``
+imports the harness, which needs Hypothesis. Until the entry point names a module
+outside that package (or the facade stops importing the harness eagerly), an
+environment without the ``conformance`` extra fails to load it.
 """
 
 from __future__ import annotations
