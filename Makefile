@@ -17,8 +17,13 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,redis,bench]'
 	touch $@ $(VENV)/.runtime
 
+# ARGS are passed to `asm serve`: make serve ARGS="--bind 127.0.0.1:8788 --config asm.toml".
+# The environment reaches it too: ASM_CLAUDE_BIN=$PWD/tests/fakes/bin/claude make serve.
+# Ctrl-C stops it (SIGINT reaches the whole foreground group); SIGTERM the pid in
+# .asm/server.json (the server reaps every CLI before it exits).
+ARGS ?=
 serve: $(VENV)/.runtime
-	$(BIN)/asm serve
+	$(BIN)/asm serve $(ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
