@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from actors.cli.common import EXIT_USAGE, CommandParser
 from actors.cli.conformance import add_conformance_parser, run_conformance
+from actors.cli.doctor import add_doctor_parser, run_doctor
 from actors.cli.endpoint import add_endpoint_parser, run_endpoint
 from actors.cli.events import add_events_parser, run_events
 from actors.cli.inference import add_inference_parser, run_inference
@@ -38,6 +39,7 @@ def _parser() -> CommandParser:
     add_query_parser(commands)
     add_endpoint_parser(commands)
     add_providers_parser(commands)
+    add_doctor_parser(commands)
     add_token_parser(commands)
     add_events_parser(commands)
     add_inference_parser(commands)
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_endpoint(args)
         case "providers":
             return run_providers(args)
+        case "doctor":
+            return run_doctor(args)
         case "token":
             return run_token(args)
         case "events":

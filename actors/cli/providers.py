@@ -40,7 +40,14 @@ from contracts.config import Config, ConfigError
 from contracts.providers import PROFILES, CliDriver, Publication, driver, publication
 from contracts.providers import scrubbed_environment as session_environment
 
-__all__ = ["ProviderReport", "ProvidersReport", "add_providers_parser", "probe", "run_providers"]
+__all__ = [
+    "ProviderReport",
+    "ProvidersReport",
+    "add_providers_parser",
+    "probe",
+    "probe_environment",
+    "run_providers",
+]
 
 PROBE_TIMEOUT_S = 10.0
 VERSION_MAX_CHARS = 200
@@ -102,9 +109,7 @@ def probe(provider_id: str, config: Config, environ: Mapping[str, str]) -> Provi
     profile = cli.profile
     executable = resolve_executable(cli, config, environ)
     installed = shutil.which(executable, path=environ.get("PATH", os.defpath)) is not None
-    env = session_environment(
-        environ, profile, fixed=cli.fixed_env(), extra=config.provider(provider_id).env
-    )
+    env = probe_environment(cli, config, environ)
     version: str | None = None
     logged_in: bool | None = None
     evidence: str | None = None
@@ -120,6 +125,14 @@ def probe(provider_id: str, config: Config, environ: Mapping[str, str]) -> Provi
         logged_in=logged_in,
         login_evidence=evidence,
         publication=publication(profile),
+    )
+
+
+def probe_environment(cli: CliDriver, config: Config, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a session of ``cli`` gets, in which the probes run (``asm doctor``
+    reads its base URL there): ``probe_environment(driver("claude"), Config(), os.environ)``."""
+    return session_environment(
+        environ, cli.profile, fixed=cli.fixed_env(), extra=config.provider(cli.profile.id).env
     )
 
 
