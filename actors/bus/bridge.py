@@ -54,6 +54,7 @@ from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
+    PROGRESS_FOR,
     REQUEST_NAMES,
     RESPONSE_FOR,
     STATUS_REQUEST,
@@ -339,7 +340,7 @@ class InferenceBridge:
 
         async def publish_progress(progress: Mapping[str, object]) -> None:
             envelope = PublishEnvelope(
-                name=MODEL_ENSURE_PROGRESS,
+                name=PROGRESS_FOR.get(request.name, MODEL_ENSURE_PROGRESS),
                 payload=msgspec.Raw(msgspec.json.encode(progress)),
                 correlation_id=request.correlation_id,
                 metadata={"request_id": request.id},

@@ -1,4 +1,5 @@
-"""The download bar of ``asm inference model-ensure``: progress events drawn with tqdm.
+"""Progress on stderr: the download bar of ``asm inference model-ensure`` (tqdm), and
+the step lines of ``asm inference install``.
 
 While it pulls a model, the provider publishes ``bus.inference.model.ensure.progress``
 events under the request's correlation id (:mod:`actors.bus.progress`), each
@@ -10,19 +11,29 @@ payload ``{"model", "status", "completed", "total"}`` (bytes, summed over the la
                 bar.show(event.payload)
 
 The bar appears with the first progress event (a dry run or a model already present
-shows none) and stays on the screen once closed. A payload that is not progress is
-skipped: a stray event must not end an operator's wait.
+shows none) and stays on the screen once closed. An install's
+``bus.inference.install.progress`` events (``{"action", "step", "steps", "status",
+"seconds"}``) become one line each (:class:`InstallSteps`)::
+
+    asm inference install: [2/7] download-runtime started
+    asm inference install: [2/7] download-runtime running (5.0 s)
+    asm inference install: [2/7] download-runtime done (12.3 s)
+
+A payload that is not progress is skipped (and an action or status that is not a plain
+word, so no event can write control characters to the terminal): a stray event must not
+end an operator's wait.
 """
 
 from __future__ import annotations
 
+import re
 from types import TracebackType
-from typing import Final, TextIO
+from typing import Final, Literal, TextIO
 
 import msgspec
 from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
-__all__ = ["Progress", "PullProgressBar"]
+__all__ = ["InstallStep", "InstallSteps", "Progress", "PullProgressBar"]
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,3 +109,41 @@ class PullProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class InstallStep(msgspec.Struct, frozen=True, kw_only=True):
+    """One progress event of an install; unknown keys are ignored (a newer provider)."""
+
+    action: str
+    step: int
+    steps: int
+    status: Literal["started", "running", "done", "failed"]
+    seconds: float | None = None
+
+
+_STEP: Final = msgspec.json.Decoder(InstallStep)
+_ACTION_OK: Final = re.compile(r"[a-z][a-z0-9-]{0,63}").fullmatch
+
+
+class InstallSteps:
+    """Each install step's start, heartbeat and end as a line on ``stream``, after
+    ``prefix``; a no-op when not ``enabled``."""
+
+    def __init__(self, *, enabled: bool, stream: TextIO, prefix: str) -> None:
+        self._enabled = enabled
+        self._stream = stream
+        self._prefix = prefix
+
+    def show(self, payload: bytes | msgspec.Raw) -> None:
+        """Print one progress payload as a line (skipped when it is not install progress)."""
+        if not self._enabled:
+            return
+        try:
+            step = _STEP.decode(payload)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return
+        if _ACTION_OK(step.action) is None:
+            return
+        took = "" if step.seconds is None else f" ({step.seconds:.1f} s)"
+        line = f"{self._prefix}: [{step.step}/{step.steps}] {step.action} {step.status}{took}"
+        print(line, file=self._stream, flush=True)

@@ -15,7 +15,9 @@ stdout; the exit code is 0 when it says ``ok``, 1 when not (its error class and 
 diagnostic on stderr), 1 when none came within ``--timeout`` seconds, 2 for a request
 the contract refuses or a missing variable. While a model downloads, ``model-ensure``
 draws the provider's progress events as a bar on stderr (when stderr is a terminal,
-or with ``--progress``).
+or with ``--progress``); an executed ``install`` prints a line on stderr as each step
+starts and ends, and every few seconds while a long one (the download) runs
+(``--no-progress``: none).
 
 The server and token come from the same variables as ``asm events``
 (:mod:`actors.cli.events`); SIGINT or SIGTERM ends the wait with 128 + the
@@ -28,6 +30,7 @@ import argparse
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
@@ -35,7 +38,7 @@ from typing import Any, Final
 import msgspec
 import trio
 
-from actors.cli._progress_bar import PullProgressBar
+from actors.cli._progress_bar import InstallSteps, PullProgressBar
 from actors.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, seconds_parser
 from actors.cli.events_client import (
     BASE_URL_ENV,
@@ -49,11 +52,12 @@ from actors.cli.events_client import (
 from contracts.events import Event, ListenQuery
 from contracts.inference import (
     CHECK_NAMES,
+    INSTALL_EVENTS,
+    INSTALL_PROGRESS,
     INSTALL_REQUEST,
     MODEL_ENSURE_EVENTS,
     MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
-    MODEL_ENSURE_RESPONSE,
     RESPONSE_FOR,
     STATUS_REQUEST,
     VERIFY_REQUEST,
@@ -128,6 +132,12 @@ def add_inference_parser(commands: argparse._SubParsersAction[Any]) -> None:
     install.add_argument("--service-user", metavar="USER", help="the user the runtime runs as")
     install.add_argument(
         "--environment", choices=("dev", "staging", "prod"), help="the deployment (default: dev)"
+    )
+    install.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="print each step on stderr as it starts and ends (default: yes)",
     )
 
     ensure = actions.add_parser(
@@ -262,7 +272,15 @@ async def _exchange(client: EventsClient, request: OperatorRequest) -> int:
     """Publish ``request``, wait for its response and report it; the exit code."""
     async with client:
         if request.name == MODEL_ENSURE_REQUEST:
-            response = await _ensure_with_progress(client, request)
+            with PullProgressBar(enabled=request.progress, stream=sys.stderr) as bar:
+                response = await _with_progress(
+                    client, request, MODEL_ENSURE_EVENTS, MODEL_ENSURE_PROGRESS, bar.show
+                )
+        elif request.name == INSTALL_REQUEST:
+            steps = InstallSteps(enabled=request.progress, stream=sys.stderr, prefix=request.prefix)
+            response = await _with_progress(
+                client, request, INSTALL_EVENTS, INSTALL_PROGRESS, steps.show
+            )
         else:
             response = await client.request(
                 request.name,
@@ -274,22 +292,26 @@ async def _exchange(client: EventsClient, request: OperatorRequest) -> int:
     return _report(request, bytes(response.payload))
 
 
-async def _ensure_with_progress(client: EventsClient, request: OperatorRequest) -> Event:
-    """The model.ensure response, drawing the progress events that come before it.
+async def _with_progress(
+    client: EventsClient,
+    request: OperatorRequest,
+    pattern: str,
+    progress_name: str,
+    show: Callable[[msgspec.Raw], None],
+) -> Event:
+    """The response to ``request``, showing the progress events that come before it.
 
-    One stream over ``bus.inference.model.ensure.*`` filtered by the correlation id
-    (model.ensure needs ``inference:admin``, which covers the prefix), opened before the
-    request is published so that no event of the answer is missed.
+    One stream over ``pattern`` (``bus.inference.install.*``,
+    ``bus.inference.model.ensure.*``) filtered by the correlation id (both requests need
+    ``inference:admin``, which covers the prefix), opened before the request is published
+    so that no event of the answer is missed.
     """
     query = ListenQuery(
-        pattern=MODEL_ENSURE_EVENTS,
+        pattern=pattern,
         correlation_id=request.correlation_id,
         since=REQUEST_LOOKBACK_SECONDS,
     )
-    with (
-        PullProgressBar(enabled=request.progress, stream=sys.stderr) as bar,
-        trio.move_on_after(request.timeout),
-    ):
+    with trio.move_on_after(request.timeout):
         async with client.stream(query, wait_for_server=False) as events:
             await client.publish(
                 request.name, request.payload, correlation_id=request.correlation_id
@@ -297,11 +319,11 @@ async def _ensure_with_progress(client: EventsClient, request: OperatorRequest) 
             async for event in events:
                 if event.correlation_id != request.correlation_id:
                     continue
-                if event.name == MODEL_ENSURE_PROGRESS:
-                    bar.show(event.payload)
-                elif event.name == MODEL_ENSURE_RESPONSE:
+                if event.name == progress_name:
+                    show(event.payload)
+                elif event.name == request.response_name:
                     return event
-    raise EventsTimeoutError(f"no {MODEL_ENSURE_RESPONSE} within {request.timeout:g} s")
+    raise EventsTimeoutError(f"no {request.response_name} within {request.timeout:g} s")
 
 
 def _report(request: OperatorRequest, payload: bytes) -> int:

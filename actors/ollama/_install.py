@@ -12,7 +12,10 @@
 4. **verify**: the plan's last action, ``wait-ready``, polls the API until it answers.
 
 A failing action ends the install with :class:`InstallFailed` naming the action and the
-command's last words; the node's state says ``installing``, ``failed`` or ``ready``::
+command's last words; the node's state says ``installing``, ``failed`` or ``ready``. Each
+executed action is reported as it starts and ends (:func:`actors.bus.report_progress`,
+published as ``bus.inference.install.progress``), and a long one (the download) every
+:data:`PROGRESS_EVERY` seconds while it runs, so the operator sees it is alive::
 
     installer = Installer(access, runtimes, request, environ)
     actions = await installer.run(state)  # or: plan = await installer.plan()
@@ -25,6 +28,7 @@ from typing import Final
 
 import trio
 
+from actors.bus import report_progress
 from actors.ollama._node import PROBE_TIMEOUT, NodeAccess, NodeState
 from actors.ollama.runners import RunnerError
 from actors.ollama.runtime import RuntimeSupervisor
@@ -47,6 +51,8 @@ OVERRIDE_DIR: Final = "/etc/systemd/system/ollama.service.d"
 INSTALL_TIMEOUT: Final = 900.0
 STEP_TIMEOUT: Final = 60.0
 READY_POLL: Final = 0.2
+PROGRESS_EVERY: Final = 5.0
+"""Seconds between the ``running`` reports of an action still under way."""
 NOTHING_TO_DO: Final[list[Action]] = ["check-runtime"]
 _RUNTIME_KEYS: Final = ("OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH")
 
@@ -155,8 +161,23 @@ class Installer:
                 " runner = local"
             )
         taken: list[Action] = []
-        for action in plan:
-            await self._take(action)
+        for step, action in enumerate(plan, start=1):
+            progress = {"action": action, "step": step, "steps": len(plan)}
+            started = trio.current_time()
+            await report_progress({**progress, "status": "started"})
+            failure: InstallFailed | None = None
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_keep_reporting, progress, started)
+                try:
+                    await self._take(action)
+                except InstallFailed as error:
+                    failure = error  # raised below, not wrapped in the nursery's group
+                finally:
+                    nursery.cancel_scope.cancel()
+            if failure is not None:
+                await report_progress({**progress, "status": "failed", **_elapsed(started)})
+                raise failure
+            await report_progress({**progress, "status": "done", **_elapsed(started)})
             taken.append(action)
         return taken
 
@@ -233,6 +254,17 @@ class Installer:
         if result.exit_code != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
             raise InstallFailed(f"{action}: exited {result.exit_code}: {last[0][:300]}")
+
+
+async def _keep_reporting(progress: Mapping[str, object], started: float) -> None:
+    """Report ``running`` every :data:`PROGRESS_EVERY` seconds until cancelled."""
+    while True:
+        await trio.sleep(PROGRESS_EVERY)
+        await report_progress({**progress, "status": "running", **_elapsed(started)})
+
+
+def _elapsed(started: float) -> dict[str, float]:
+    return {"seconds": round(trio.current_time() - started, 1)}
 
 
 def _wish(request: InstallRequest, default_listen: str) -> RuntimeWish:

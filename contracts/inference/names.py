@@ -1,8 +1,9 @@
 """The names of the bus.inference contract: its events, identities, literals and actions.
 
-The eight event names in BUS.md §1 order, the bridge's identity, the progress event of a
-model pull, and the closed sets a payload's fields draw from (providers, environments,
-checks, error classes, runtime statuses, Ollama's actions)::
+The eight event names in BUS.md §1 order, the bridge's identity, the progress events of
+an install and of a model pull (:data:`PROGRESS_FOR`), and the closed sets a payload's
+fields draw from (providers, environments, checks, error classes, runtime statuses,
+Ollama's actions)::
 
     >>> from contracts.inference.names import RESPONSE_FOR, STATUS_REQUEST
     >>> RESPONSE_FOR[STATUS_REQUEST]
@@ -20,12 +21,15 @@ __all__ = [
     "DEFAULT_CHECKS",
     "ERROR_CLASSES",
     "EVENT_NAMES",
+    "INSTALL_EVENTS",
+    "INSTALL_PROGRESS",
     "INSTALL_REQUEST",
     "INSTALL_RESPONSE",
     "MODEL_ENSURE_EVENTS",
     "MODEL_ENSURE_PROGRESS",
     "MODEL_ENSURE_REQUEST",
     "MODEL_ENSURE_RESPONSE",
+    "PROGRESS_FOR",
     "PROVIDERS",
     "REQUEST_NAMES",
     "RESPONSE_FOR",
@@ -59,6 +63,12 @@ MODEL_ENSURE_PROGRESS: Final = "bus.inference.model.ensure.progress"
 """A model pull's progress, published by the bridge before the model.ensure response."""
 MODEL_ENSURE_EVENTS: Final = "bus.inference.model.ensure.*"
 """The listen pattern of a model.ensure's progress and its response."""
+INSTALL_PROGRESS: Final = "bus.inference.install.progress"
+"""An install's steps as they start and end (``{"action", "status", "step", "steps"}``,
+``status`` one of started, running, done, failed), published by the bridge before the
+install response."""
+INSTALL_EVENTS: Final = "bus.inference.install.*"
+"""The listen pattern of an install's progress and its response."""
 
 #: The eight names in the order of BUS.md §1 (``--events`` prints them so).
 EVENT_NAMES: Final = (
@@ -74,6 +84,11 @@ EVENT_NAMES: Final = (
 REQUEST_NAMES: Final = EVENT_NAMES[0::2]
 RESPONSE_NAMES: Final = EVENT_NAMES[1::2]
 RESPONSE_FOR: Final = dict(zip(REQUEST_NAMES, RESPONSE_NAMES, strict=True))
+#: The progress event a request's progress reports are published as (none: no progress).
+PROGRESS_FOR: Final = {
+    INSTALL_REQUEST: INSTALL_PROGRESS,
+    MODEL_ENSURE_REQUEST: MODEL_ENSURE_PROGRESS,
+}
 
 ProviderId = Literal["ollama"]
 PROVIDERS: Final[tuple[str, ...]] = get_args(ProviderId)

@@ -23,6 +23,7 @@ from contracts.inference import (
     INSTALL_REQUEST,
     MODEL_ENSURE_PROGRESS,
     MODEL_ENSURE_REQUEST,
+    PROGRESS_FOR,
     RESPONSE_FOR,
     STATUS_REQUEST,
     VERIFY_REQUEST,
@@ -96,7 +97,8 @@ class ScriptedProvider:
                 self.received.set()
                 for step in self.progress:
                     await trio.sleep(0.02)  # paced like a pull, so the bar redraws
-                    await self._publish(MODEL_ENSURE_PROGRESS, step, event.correlation_id)
+                    name = PROGRESS_FOR.get(event.name, MODEL_ENSURE_PROGRESS)
+                    await self._publish(name, step, event.correlation_id)
                 response = self.answer(event.name, request)
                 if response is not None:
                     await self._publish(RESPONSE_FOR[event.name], response, event.correlation_id)
@@ -291,6 +293,46 @@ async def test_model_ensure_draws_no_bar_off_a_terminal_or_when_told_not_to(
     result = await asm(*ENSURE, *flags, env=bus_env(served))
     assert (result.returncode, result.stderr) == (0, "")
     assert msgspec.json.decode(result.stdout)["model"] == "tinyllama:1.1b"
+
+
+# --- install and its step lines -------------------------------------------------------------
+
+STEPS: list[dict[str, Any]] = [
+    {"action": "check-runtime", "step": 1, "steps": 3, "status": "started"},
+    {"action": "check-runtime", "step": 1, "steps": 3, "status": "done", "seconds": 0.0},
+    {"action": "download-runtime", "step": 2, "steps": 3, "status": "started"},
+    {"action": "download-runtime", "step": 2, "steps": 3, "status": "running", "seconds": 5.0},
+    {"action": "download-runtime", "step": 2, "steps": 3, "status": "done", "seconds": 12.34},
+    {"action": "wait-ready\x1b[2J", "step": 3, "steps": 3, "status": "started"},  # not a word
+    {"model": "not install progress"},
+    {"action": "wait-ready", "step": 3, "steps": 3, "status": "done", "seconds": 0.2},
+]
+INSTALL = ("inference", "install", "--provider", "ollama", "--node", "gpu-1")
+
+
+async def test_install_prints_each_step_on_stderr_as_it_starts_and_ends(
+    nursery: trio.Nursery, served: ServedEvents, log: MemoryEventLog
+) -> None:
+    await start_provider(nursery, ScriptedProvider(log, progress=STEPS))
+    result = await asm(*INSTALL, "--execute", "--confirm", env=bus_env(served))
+    assert result.returncode == 0, result.stderr
+    assert msgspec.json.decode(result.stdout)["runtime_status"] == "ready"
+    assert result.stderr.splitlines() == [
+        "asm inference install: [1/3] check-runtime started",
+        "asm inference install: [1/3] check-runtime done (0.0 s)",
+        "asm inference install: [2/3] download-runtime started",
+        "asm inference install: [2/3] download-runtime running (5.0 s)",
+        "asm inference install: [2/3] download-runtime done (12.3 s)",
+        "asm inference install: [3/3] wait-ready done (0.2 s)",
+    ]
+
+
+async def test_install_prints_no_steps_when_told_not_to(
+    nursery: trio.Nursery, served: ServedEvents, log: MemoryEventLog
+) -> None:
+    await start_provider(nursery, ScriptedProvider(log, progress=STEPS))
+    result = await asm(*INSTALL, "--execute", "--confirm", "--no-progress", env=bus_env(served))
+    assert (result.returncode, result.stderr) == (0, "")
 
 
 # --- no answer, interrupted -------------------------------------------------------------

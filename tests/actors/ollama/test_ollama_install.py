@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -14,10 +15,11 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.bus import InferenceBridge, ProviderRegistry
+from actors.bus import InferenceBridge, ProviderRegistry, progress_to
+from actors.ollama import OllamaProvider, _install
 from actors.processes import ProcessLedger
 from contracts.events import ListenQuery, PublishEnvelope
-from contracts.inference import MODEL_ENSURE_REQUEST, MODEL_ENSURE_RESPONSE
+from contracts.inference import MODEL_ENSURE_REQUEST, MODEL_ENSURE_RESPONSE, InstallResponse
 from tests.actors.ollama.ollama_nodes import (
     FAKES,
     allowed,
@@ -201,3 +203,69 @@ async def test_two_downloads_on_one_node_conflict_and_a_slow_one_times_out(
             nursery.cancel_scope.cancel()
     assert answers["second"]["error_class"] == "conflict"
     assert answers["first"]["error_class"] == "timeout"
+
+
+# --- progress: each executed action as it starts and ends ------------------------------
+
+
+async def _install_reporting(
+    ollama: OllamaProvider, **fields: object
+) -> tuple[InstallResponse, list[dict[str, object]]]:
+    reports: list[dict[str, object]] = []
+
+    async def sink(progress: Mapping[str, object]) -> None:
+        reports.append(dict(progress))
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(ollama.run)
+        with progress_to(sink):
+            answer = await ollama.install(install(**fields))
+        nursery.cancel_scope.cancel()
+    return answer, reports
+
+
+async def test_an_executed_install_reports_each_action_as_it_starts_and_ends(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    ollama = provider({"node-1": installable_node(tmp_path, port)}, tmp_path)
+    runtime = {"listen": f"127.0.0.1:{port}"}
+    plan, planned = await _install_reporting(ollama, runtime=runtime)
+    assert plan.ok and planned == []  # a dry run reports nothing
+    done, reports = await _install_reporting(ollama, runtime=runtime, dry_run=False, confirm=True)
+    assert done.ok, done.diagnostics
+    steps = len(done.actions)
+    expected = []
+    for step, action in enumerate(done.actions, start=1):
+        expected += [(action, step, steps, "started"), (action, step, steps, "done")]
+    seen = [(r["action"], r["step"], r["steps"], r["status"]) for r in reports]
+    assert seen == expected
+    assert all(isinstance(r["seconds"], float) for r in reports if r["status"] == "done")
+
+
+async def test_a_failing_action_is_reported_failed(tmp_path: Path) -> None:
+    port = free_port()
+    env = environ(tmp_path, FAKE_OLLAMA_INSTALL_FAIL="1")
+    ollama = provider({"node-1": installable_node(tmp_path, port)}, tmp_path, env)
+    failed, reports = await _install_reporting(ollama, dry_run=False, confirm=True)
+    assert not failed.ok
+    assert [(r["action"], r["status"]) for r in reports][-2:] == [
+        ("download-runtime", "started"),
+        ("download-runtime", "failed"),
+    ]
+
+
+async def test_a_long_action_reports_running_while_it_lasts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_install, "PROGRESS_EVERY", 0.05)
+    port = free_port()
+    env = environ(tmp_path, FAKE_OLLAMA_INSTALL_DELAY_MS="400")
+    ollama = provider({"node-1": installable_node(tmp_path, port)}, tmp_path, env)
+    done, reports = await _install_reporting(
+        ollama, runtime={"listen": f"127.0.0.1:{port}"}, dry_run=False, confirm=True
+    )
+    assert done.ok, done.diagnostics
+    download = [r["status"] for r in reports if r["action"] == "download-runtime"]
+    assert download[0] == "started" and download[-1] == "done"
+    assert download.count("running") >= 2
