@@ -96,7 +96,8 @@ class Children:
             try:
                 await self.start(Slot(spec))
             except Exception as exc:
-                log.error("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
+                # Raised to whoever started this supervisor, which reports it once.
+                log.debug("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
                 return SupervisorEscalation(self.name, spec.id, exc, "a child failed to start")
         return None
 
@@ -126,16 +127,17 @@ class Children:
     async def _stop(self, child: Child) -> None:
         """Cancel ``child`` and wait until it has finished.
 
-        The shutdown budget only bounds the wait before a warning: Trio cannot abandon a
-        task, so the supervisor keeps waiting for a child that overruns it.
+        The shutdown budget only bounds the wait before a note: Trio cannot abandon a
+        task, so the supervisor keeps waiting for a child that takes longer (a CLI being
+        reaped, a connection draining), which is not a fault.
         """
         child.stopping = True
         child.scope.cancel()
         with trio.move_on_after(child.spec.shutdown) as budget:
             await child.done.wait()
         if budget.cancelled_caught:
-            log.warning(
-                "supervisor %r: child %r overran its shutdown budget of %.3fs; still waiting",
+            log.info(
+                "supervisor %r: child %r still stopping after %gs; waiting for it",
                 self.name,
                 child.spec.id,
                 child.spec.shutdown,
@@ -184,7 +186,10 @@ class Children:
             return None  # stopped or replaced since it ended
         slot.child = None
         if not should_restart(slot.spec.restart, ended.error):
-            log.info(
+            # A temporary child that returned (a session run) is routine; anything else not.
+            routine = ended.error is None and _temporary(slot)
+            log.log(
+                logging.DEBUG if routine else logging.INFO,
                 "supervisor %r: %s child %r ended with %s and is not restarted",
                 self.name,
                 slot.spec.restart.value,

@@ -153,7 +153,7 @@ class DynamicSupervisor:
         try:
             value = await children.start(Slot(spec))
         except Exception as exc:
-            log.warning("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
+            log.debug("supervisor %r: child %r failed to start: %r", self.name, spec.id, exc)
             raise
         finally:
             self._starting.discard(spec.id)
