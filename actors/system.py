@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import trio
 
@@ -212,6 +212,16 @@ class System:
             task_status.started(self.base_url)
 
 
+def _raise_as_itself(error: BaseException) -> NoReturn:
+    """Raise ``error`` again, keeping the context it had (not the group it came in)."""
+    context = error.__context__
+    try:
+        raise error
+    finally:
+        error.__context__ = context
+        del error
+
+
 def _conversation(prompt: Prompt) -> Conversation:
     if isinstance(prompt, Conversation):
         return prompt
@@ -244,6 +254,20 @@ async def open_system(
     side (:class:`actors.bus.Bus`: its store, token secret and bridge): by default an
     in-memory log with a random secret (``system.bus.issue_token`` makes tokens), None
     for none.
+
+    An exception that is the only one to leave the block comes out as itself, not
+    wrapped in the ExceptionGroup of the nursery the system runs in (Trio's pattern for
+    a context manager over a nursery), so the caller catches its own errors as usual::
+
+        try:
+            async with open_system() as system:
+                await system.query("claude", "claude-sonnet-4-5", "Say hi")
+        except SessionFailed as exc:
+            print(exc.failed.kind)
+
+    A failure to start (a store that does not open, a port in use) comes out the same
+    way, as :class:`~actors.supervisor.SupervisorEscalation`; only several exceptions
+    at once (the block's and the system's) stay an ExceptionGroup.
     """
     # One system per state directory, for its whole life (re-entrant under asm serve,
     # which holds it already): another process's sweep would kill this one's CLIs.
@@ -284,6 +308,10 @@ async def open_system(
                 await nursery.start(supervise, root, SupervisorOptions(name="root"))
                 yield system
                 nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) != 1:
+                raise
+            _raise_as_itself(group.exceptions[0])
         finally:
             shutil.rmtree(work_root, ignore_errors=True)
             if ledger is not None:

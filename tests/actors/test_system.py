@@ -56,6 +56,34 @@ async def test_a_failed_session_raises_session_failed_with_its_kind(tmp_path: Pa
     assert caught.value.failed.kind == "not_logged_in"
 
 
+async def test_the_callers_own_exception_leaves_open_system_as_itself(tmp_path: Path) -> None:
+    """Not wrapped in the nursery's ExceptionGroup: ``except SessionFailed`` around the
+    block catches it, with its own traceback and cause."""
+    config = _config(tmp_path, "not_logged_in")
+    cause = ValueError("the caller's own cause")
+    try:
+        async with open_system(config, environ=fake_environ(tmp_path)) as system:
+            try:
+                await system.query("claude", "fake-model", PROMPT)
+            except SessionFailed as failed:
+                raise failed from cause
+    except SessionFailed as caught:
+        assert caught.failed.kind == "not_logged_in"
+        assert caught.__cause__ is cause
+        assert not isinstance(caught.__context__, BaseExceptionGroup)
+    else:  # pragma: no cover
+        pytest.fail("SessionFailed did not leave open_system")
+
+
+async def test_a_callers_own_group_is_unwrapped_once_only(tmp_path: Path) -> None:
+    mine = ExceptionGroup("mine", [KeyError("a"), KeyError("b")])
+    with pytest.raises(ExceptionGroup) as raised:
+        async with open_system(Config(), bind=None, environ=fake_environ(tmp_path)):
+            raise mine
+    assert raised.value.message == "mine"  # Trio's cancel scopes may copy a group
+    assert raised.value.exceptions == mine.exceptions
+
+
 async def test_stream_yields_started_deltas_and_finished(tmp_path: Path) -> None:
     async with (
         open_system(_config(tmp_path), environ=fake_environ(tmp_path)) as system,
