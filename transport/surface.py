@@ -12,7 +12,8 @@ every route, :mod:`transport.openapi`) is answered here, for loopback peers::
 The lifespan is answered here: both apps start before the first request and stop
 after the last. Each HTTP request gets a fresh request id (:mod:`transport.http.request_context`,
 echoed as the ``x-request-id`` header) and one INFO access line on ``asm.http`` naming
-its route group and status, never its path or headers. With a :class:`Metrics`, requests
+its method, route group, status and duration (``POST leases 200 412ms``), never its path
+or headers. With a :class:`Metrics`, requests
 are counted and ``GET /metrics`` is answered here (loopback peers only).
 
 HTTP/2 is not served (**decided**): hypercorn accepts an ``Upgrade: h2c`` and
@@ -116,7 +117,7 @@ class HttpSurface:
     async def _http(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         path: str = scope.get("path", "")
         request_id = begin_request(path).encode()
-        status = 0
+        status, began = 0, trio.current_time()
 
         async def send_with_id(message: ASGISendEvent) -> None:
             nonlocal status
@@ -135,7 +136,8 @@ class HttpSurface:
             else:  # a remote peer asking for the document is refused by the endpoint app
                 await self._route(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %d", scope.get("method", "?"), route_group(path), status)
+            took = (trio.current_time() - began) * 1000
+            log.info("%s %s %d %.0fms", scope.get("method", "?"), route_group(path), status, took)
             if self._metrics is not None:
                 self._metrics.http_request(path, status)
 

@@ -15,6 +15,7 @@ module too, and must start without the HTTP stack that ``asm``'s commands need.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 from typing import Final, NoReturn
@@ -26,6 +27,8 @@ __all__ = [
     "CommandParser",
     "add_config_option",
     "add_state_dir_option",
+    "add_verbosity_options",
+    "log_level",
     "seconds_parser",
 ]
 
@@ -53,6 +56,27 @@ def add_state_dir_option(parser: argparse.ArgumentParser) -> None:
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     """``--config``: the ``asm.toml`` to read (default ``./asm.toml`` when present)."""
     parser.add_argument("--config", default=None, help="asm.toml (default ./asm.toml if present)")
+
+
+def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` (DEBUG) and ``-q/--quiet`` (WARNING), one or the other; read
+    them back with :func:`log_level` (INFO when neither is given)."""
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="log DEBUG and above (default INFO)"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="log WARNING and above (default INFO)"
+    )
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """The logging level ``-v``/``-q`` ask for (see :func:`add_verbosity_options`)."""
+    if getattr(args, "verbose", False):
+        return logging.DEBUG
+    if getattr(args, "quiet", False):
+        return logging.WARNING
+    return logging.INFO
 
 
 def seconds_parser(below: float, out_of_range: str) -> Callable[[str], float]:

@@ -1,6 +1,6 @@
 """``asm serve``: endpoints, admin routes, the Bus Events API and the bridge (SPEC §7).
 
-    asm serve --bind 127.0.0.1:8787 --state-dir .asm [--store sqlite:PATH|memory|redis://…]
+    asm serve --bind 127.0.0.1:8787 --state-dir .asm [--store sqlite:PATH|memory|redis://…] [-v|-q]
 
 One server per state directory: before it touches anything there it takes the
 directory's lock (``serve.lock``, :mod:`actors.processes.state_lock`) for its whole life; a second
@@ -13,7 +13,13 @@ swept at start (under the lock) so nothing a crashed run left behind survives. E
 file there is 0600: they hold secrets, events or pids. ``--events-url`` puts the bridge on a
 remote Bus Events API (its token from ``BUS_API_TOKEN`` or ``BUS_EVENTS_TOKEN``).
 SIGINT or SIGTERM stops it: the HTTP surface first, then the bridge and the store, then
-every lease and session, every CLI reaped.
+every lease and session, every CLI reaped. A start that fails (the port is taken, the
+store does not open) says why in one line and exits 1.
+
+The log goes to stderr (:mod:`actors.serving.logging_setup`): one line per HTTP request
+(method, route group, status, duration) and per session outcome (provider, outcome,
+duration), never a token, prompt or secret; INFO by default, ``-v`` adds DEBUG, ``-q``
+keeps WARNING and above; ``--log-format json`` makes each line a JSON object.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +44,8 @@ from actors.cli.common import (
     EXIT_USAGE,
     add_config_option,
     add_state_dir_option,
+    add_verbosity_options,
+    log_level,
 )
 from actors.processes import StateDirBusy, StateDirLock, hold_state_dir
 from actors.serving import (
@@ -78,11 +87,31 @@ def add_serve_parser(commands: argparse._SubParsersAction[Any]) -> None:
         default="text",
         help="text (default) or json: one JSON object per line on stderr, with request ids",
     )
+    add_verbosity_options(serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run ``asm serve`` with parsed ``args``; returns the exit code."""
-    configure_logging(args.log_format)
+    configure_logging(args.log_format, log_level(args))
+    try:
+        return _run(args)
+    except BaseException as exc:
+        # A SIGINT before the signal receiver is up (or after it is gone) is a stop too:
+        # Trio has unwound everything by now, so it ends with the same one line.
+        if not _interrupted(exc):
+            raise
+        print("asm: SIGINT, stopping", file=sys.stderr)
+        return EXIT_OK
+
+
+def _interrupted(error: BaseException) -> bool:
+    """A KeyboardInterrupt, alone or as all a group holds."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.split(KeyboardInterrupt)[1] is None
+    return isinstance(error, KeyboardInterrupt)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -104,6 +133,7 @@ def run_serve(args: argparse.Namespace) -> int:
             # Before anything else in the state dir: a running server's files are its own.
             lock = stack.enter_context(hold_state_dir(state_dir))
             bus = serve_bus(state_dir, args.store, args.events_url, os.environ, config)
+            _check_port(bind)  # before any store, session or bridge starts
         except (OSError, ValueError, EventsSecretError, StateDirBusy) as exc:
             print(f"asm serve: {exc}", file=sys.stderr)
             return EXIT_USAGE if isinstance(exc, StoreSpecError) else EXIT_FAILED
@@ -113,6 +143,28 @@ def run_serve(args: argparse.Namespace) -> int:
             # The supervisors logged the chain; the operator gets the cause in one line.
             print(f"asm serve: stopped: {_root_cause(exc)}", file=sys.stderr)
             return EXIT_FAILED
+
+
+def _check_port(bind: str) -> None:
+    """Raise OSError now, in one line, when ``bind``'s port is taken (0 never is).
+
+    The server binds it again once everything else is up; this only says early, in
+    one line, what would otherwise stop that start half-way.
+    """
+    host, port = parse_bind(bind)
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return  # the server's own bind says what is wrong
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as hypercorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise OSError(f"cannot listen on {bind}: {reason}") from exc
 
 
 def _root_cause(error: BaseException) -> BaseException:

@@ -1,15 +1,24 @@
-"""How ``asm serve`` logs: ``--log-format text`` (as before) or ``json``.
+"""How ``asm serve`` logs: readable lines (``--log-format text``, the default) or JSON.
 
-``json`` puts one JSON object per line on stderr, INFO and above::
+``text`` puts one line per record on stderr, INFO and above by default (``-v`` adds
+DEBUG, ``-q`` keeps WARNING and above)::
+
+    14:09:45.716 INFO asm.http: POST admin 201 14ms [req 9f…]
+    14:09:45.835 WARNING asm.session: claude session crashed after 0.12s (model 'm')
+        [req 70… lease lease-…]   (on the same line)
+
+``json`` puts one JSON object per line on stderr::
 
     {"time": "2026-11-21T09:56:15.123Z", "level": "INFO", "logger": "asm.http",
-     "message": "POST admin 200", "request_id": "9f…", "lease_ref": "lease_…"}
+     "message": "POST admin 200 3ms", "request_id": "9f…", "lease_ref": "lease_…"}
 
 ``request_id`` and ``lease_ref`` come from the request being served
 (:mod:`transport.http.request_context`) and are left out outside one; fields passed as
-``extra=`` are added when JSON can carry them. A record's message is whatever the
+``extra=`` are added when JSON can carry them. The level applies to asm's own loggers
+(``asm.*``); other libraries' loggers say only WARNING and above, so nothing they log
+about a request's headers reaches the output. A record's message is whatever the
 logger was given: the code that logs never passes a bearer token, a prompt or a secret
-(SPEC §8), and the formatter adds nothing but the fields above.
+(SPEC §8), and the formatters add nothing but the fields above.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from typing import Final, Literal
 
 from transport.http import current_lease_ref, current_request_id
 
-__all__ = ["LOG_FORMATS", "JsonFormatter", "configure_logging"]
+__all__ = ["LOG_FORMATS", "JsonFormatter", "TextFormatter", "configure_logging"]
 
 LOG_FORMATS: Final = ("text", "json")
 # The attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -53,16 +62,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(log_format: Literal["text", "json"]) -> None:
-    """``text`` leaves logging as it is; ``json`` sends INFO and above, as JSON lines, to
-    stderr."""
-    if log_format == "text":
-        return
+class TextFormatter(logging.Formatter):
+    """One readable line per record: local time, level, logger, message, request ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        line = f"{clock}.{int(record.msecs):03d} {record.levelname} {record.name}: "
+        line += record.getMessage()
+        request_id, lease_ref = current_request_id(), current_lease_ref()
+        ids = [f"req {request_id}"] if request_id is not None else []
+        ids += [f"lease {lease_ref}"] if lease_ref is not None else []
+        if ids:
+            line += f" [{' '.join(ids)}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(log_format: Literal["text", "json"], level: int = logging.INFO) -> None:
+    """Send asm's records of ``level`` and above (others' of WARNING and above) to
+    stderr, one line each, as ``log_format`` says."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("asm").setLevel(level)
 
 
 def _is_json(value: object) -> bool:

@@ -11,6 +11,17 @@ the metrics. Every event goes out through the session's
 
 A consumer that went away cancels the run; after a cancellation nobody may be reading,
 so the closing events then go only if there is room.
+
+Each run that ends says so in one line on ``asm.session``: the provider, the outcome
+(``finished`` or the Failed kind), the time since its conversation came
+(:meth:`Outbox.begin`) and the model; never the prompt, the answer or the failure's
+message (the actor logs that at DEBUG)::
+
+    claude session finished after 1.42s (model 'claude-sonnet-4-5')
+    codex session timeout after 60.01s (model 'gpt-5')
+
+A run that ends badly logs at WARNING; one that finished, or was cancelled (its
+consumer left, the server stops), at INFO. A parked session that never ran says nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +60,12 @@ class Outbox:
         self._metrics = metrics
         self._counted: Literal["no", "live", "ended"] = "no"
         self.started = False  # a Started went out (or nothing started: see fail_alone)
+        self._began: float | None = None  # when the conversation came
+        self._said = False  # the outcome line went out
+
+    def begin(self) -> None:
+        """The conversation came: the run's duration counts from now."""
+        self._began = trio.current_time()
 
     async def emit(self, event: SessionEvent) -> None:
         """Send one event, Started first; a consumer that left cancels the run."""
@@ -73,6 +90,7 @@ class Outbox:
         if isinstance(event, Finished | Failed):
             session.mark_answered()
             self._count(event)
+            self._say(event)
         try:
             await session.send_event(event)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -96,10 +114,29 @@ class Outbox:
                     continue
                 if self._counted == "live":
                     self._count(event)
+                if self.started or self._began is not None:  # a run, not a parked session
+                    self._say(event)
                 with contextlib.suppress(
                     trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
                 ):
                     self._session.send_event_nowait(self._redactor.event(event))
+
+    def _say(self, event: SessionEvent) -> None:
+        """The run's one outcome line (see the module docstring)."""
+        if self._said or not isinstance(event, Finished | Failed):
+            return
+        self._said = True
+        outcome = event.kind if isinstance(event, Failed) else "finished"
+        calm = outcome in ("finished", "cancelled")
+        took = 0.0 if self._began is None else trio.current_time() - self._began
+        log.log(
+            logging.INFO if calm else logging.WARNING,
+            "%s session %s after %.2fs (model %r)",
+            self._session.provider,
+            outcome,
+            took,
+            self._model,
+        )
 
     def _count(self, event: SessionEvent) -> None:
         """Count the run's start and its end (finished or the Failed kind), each once."""

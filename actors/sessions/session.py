@@ -228,6 +228,7 @@ class SessionActor:
         with contextlib.suppress(trio.EndOfChannel):
             conversation = await self.session.receive_conversation()
             resume_request(self.session.submitted_by)  # log as part of the submitter's request
+            self._outbox.begin()
             return conversation
         return None
 
@@ -374,7 +375,7 @@ class SessionActor:
         ]
         for event in events:
             if isinstance(event, Failed):
-                log.info(
+                log.debug(  # the outcome line itself is the outbox's
                     "%s session failed: %s: %s", self.session.provider, event.kind, event.message
                 )
         await self._outbox.send_closing(events, self.spec.timers.idle)

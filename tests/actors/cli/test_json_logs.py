@@ -55,6 +55,13 @@ def test_json_logs_parse_carry_request_ids_and_no_token(tmp_path: Path) -> None:
         )
         assert answer.status_code == 200
         request_id = answer.headers["x-request-id"]
+        failed = httpx.post(
+            f"{endpoint['base_url']}/chat/completions",
+            headers=endpoint["headers"],
+            json={"model": "m", "messages": [{"role": "user", "content": "[fake:crash_mid]"}]},
+            timeout=30,
+        )
+        assert failed.status_code == 502
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)
     finally:
@@ -68,5 +75,10 @@ def test_json_logs_parse_carry_request_ids_and_no_token(tmp_path: Path) -> None:
     mine = [entry for entry in logged if entry.get("request_id") == request_id]
     assert mine, stderr
     assert all(entry.get("lease_ref") == endpoint["lease_ref"] for entry in mine)
+    # A failed completion's lines carry its own request id, not the lease creation's.
+    outcome = [e for e in logged if e["message"].startswith("claude session crashed after")]
+    assert [e.get("request_id") for e in outcome] == [failed.headers["x-request-id"]], stderr
+    assert outcome[0]["level"] == "WARNING"
+    assert created.headers["x-request-id"] != failed.headers["x-request-id"]
     for secret in (lease_token, admin, "secret prompt"):
         assert secret not in stderr
