@@ -7,6 +7,7 @@ config file and ``[nodes.<id>]``. Every URL is on 127.0.0.1.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import socket
 import subprocess
@@ -320,3 +321,24 @@ def test_asm_version_prints_the_package_version() -> None:
         [ASM, "--version"], check=False, capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stdout) == (0, f"asm {__version__}\n")
+
+
+def test_a_server_running_on_the_state_dir_is_named_and_its_lock_left_alone(
+    tmp_path: Path, upstream: FakeAnthropic
+) -> None:
+    state = tmp_path / ".asm"
+    state.mkdir()
+    lock = state / "serve.lock"
+    lock.write_text('{"pid": 1, "base_url": null}\n')
+    (state / "server.json").write_text('{"base_url": "http://127.0.0.1:8787", "pid": 1}\n')
+    environ = _environ(tmp_path, upstream.url)
+    with lock.open() as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, rows, _ = _json(tmp_path, environ, "--provider", "gemini")
+    assert code == 0
+    assert rows["state", "dir"]["detail"] == (
+        ".asm: writable; a server is running here (http://127.0.0.1:8787)"
+    )
+    assert lock.read_text() == '{"pid": 1, "base_url": null}\n'
+    code, rows, _ = _json(tmp_path, environ, "--provider", "gemini")
+    assert rows["state", "dir"]["detail"] == ".asm: writable; no server running"
