@@ -7,7 +7,7 @@ ending cancels its in-flight sessions (their processes are reaped) and from then
 routes answer 404. The :class:`LeaseRegistry` is the northbound API and the lookup the
 HTTP app uses (it satisfies ``transport.endpoint.gateway.LeaseGateway``)::
 
-    descriptor, compatibility = await registry.ensure_endpoint(request)
+    descriptor, compatibility = await registry.ensure_endpoint(request)  # or EndpointRefused
     lease = registry.lease(descriptor.lease_ref)
     async with lease.stream(Conversation.from_prompt("Say hi")) as events: ...
     await registry.release_endpoint(descriptor.lease_ref)
@@ -19,6 +19,7 @@ import dataclasses
 import hmac
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -55,6 +56,7 @@ from contracts.endpoint_refusal import (
     RefusalCode,
     lease_seconds_problem,
     model_id_problem,
+    not_installed_problem,
 )
 from contracts.providers import is_published, profile
 from contracts.session import SessionEvent
@@ -281,8 +283,13 @@ class LeaseRegistry:
         compatibility = resolve(backend_manifest(found), manifest or consumer_manifest(), request)
         if not compatibility.compatible:
             _refuse("incompatible", compatibility.reason, compatibility)
+        spec = self._sessions.spec(provider_id, model)
+        if not _is_executable(spec.executable):
+            # A missing CLI is the operator's to fix: said once here, with where to set
+            # it, rather than as a 503 by every completion (SPEC §2.4, decided).
+            _refuse("not_installed", not_installed_problem(found, spec.executable))
         actor = LeaseActor(
-            spec=self._sessions.spec(provider_id, model),
+            spec=spec,
             policy=_shortened(LeasePolicy.of(self._config, provider_id), context),
             sessions=self._sessions,
         )
@@ -339,6 +346,12 @@ def _refuse(
 ) -> NoReturn:
     refusal = EndpointRefusal(code=code, message=message, compatibility=compatibility, param=param)
     raise EndpointRefused(refusal)
+
+
+def _is_executable(path: str) -> bool:
+    # resolve_executable gives an absolute path when it found the CLI, else the name
+    # it looked for (or the configured path, which is then no executable file).
+    return os.path.isabs(path) and os.path.isfile(path) and os.access(path, os.X_OK)
 
 
 def _shortened(policy: LeasePolicy, context: Mapping[str, object]) -> LeasePolicy:

@@ -10,13 +10,17 @@ before a lease starts (SPEC §2.4).
     'model_preference.id must be printable text without whitespace (no NUL, no control character)'
     >>> lease_seconds_problem("lease_ttl_seconds", -1)
     'context.lease_ttl_seconds must be a positive number of seconds, not -1'
+    >>> from contracts.providers import CLAUDE
+    >>> not_installed_problem(CLAUDE, "claude")[:57]
+    "the claude CLI is not installed: 'claude' is not on PATH;"
 
 An incompatible request carries its :class:`~contracts.endpoint.CompatibilityResult`,
 so the caller still learns what the provider publishes. The rules are checked at
 ensure, not at the first completion, because the model id goes on the CLI's command
 line: a NUL byte there cannot be passed at all, and a leading ``-`` would be read as an
 option; a lease timeout that is not a positive number is the caller's mistake, said
-at once rather than ignored.
+at once rather than ignored; a CLI that is not installed is said at ensure, naming
+where its executable is configured, rather than by every completion as a 503.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Final, Literal, TypeAlias
 import msgspec
 
 from contracts.endpoint import CompatibilityResult
+from contracts.providers import ProviderProfile
 
 __all__ = [
     "LEASE_SECONDS_FIELDS",
@@ -36,6 +41,7 @@ __all__ = [
     "RefusalCode",
     "lease_seconds_problem",
     "model_id_problem",
+    "not_installed_problem",
 ]
 
 RefusalCode: TypeAlias = Literal[
@@ -45,10 +51,11 @@ RefusalCode: TypeAlias = Literal[
     "invalid_model_identity",
     "invalid_lease_timeout",
     "incompatible",
+    "not_installed",
 ]
 """unknown provider; provider not published; no model id; a model id no CLI command line
 can carry; a lease TTL or idle timeout that is not a positive number; the compatibility
-check failed."""
+check failed; the provider's CLI is not installed (:func:`not_installed_problem`)."""
 
 MODEL_ID_MAX_CHARS: Final = 200
 """The longest model id a lease pins (the longest real ones are under 80)."""
@@ -104,3 +111,17 @@ def lease_seconds_problem(field: str, value: object) -> str | None:
     else:
         shown = repr(value)
     return f"context.{field} must be a positive number of seconds, not {shown}"
+
+
+def not_installed_problem(provider: ProviderProfile, executable: str) -> str:
+    """Why a lease of ``provider`` cannot start when ``executable`` (what
+    ``ASM_<PROVIDER>_BIN``, else ``[providers.<id>].executable``, else its name resolved
+    to) is not an executable file: what was looked for, and where to set it."""
+    if executable == provider.executable:
+        where = f"{executable!r} is not on PATH"
+    else:
+        where = f"the configured executable {executable!r} is not an executable file"
+    return (
+        f"the {provider.id} CLI is not installed: {where}; install it, or set"
+        f" {provider.bin_env} or [providers.{provider.id}].executable in asm.toml to its path"
+    )

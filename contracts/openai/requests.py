@@ -9,19 +9,21 @@ Three pure pieces, shared by the HTTP edge and the conformance harness:
   default; tools are refused because a completion endpoint must never run an agent loop;
 - the response shapes and the streaming framing live beside it, in
   :mod:`contracts.openai.responses`;
-- the failure mapping: which HTTP status a failed session answers, and which statuses
-  the official client may retry (it otherwise re-runs an agent twice).
+- the failure mapping: which HTTP status a failed session answers, and which answers
+  the official client may retry: only a condition that can go away by itself (it
+  otherwise re-runs an agent twice, or retries a missing CLI three times).
 
 Typical use at the edge::
 
     valid = validate_chat_request(body, pinned_model="claude-sonnet-4-5", profile=CLAUDE)
     status = failure_status("timeout")  # 504, with should_retry(504) False
+    should_retry(503, "not_installed")   # False: the operator's to fix
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 
@@ -259,9 +261,26 @@ def failure_envelope(kind: FailedKind, message: str) -> ErrorEnvelope:
     return ErrorEnvelope(ErrorBody(message, "server_error", None, kind))
 
 
-def should_retry(status: int) -> bool:
-    """The ``x-should-retry`` header: true only for 429 and 503.
+_OPERATOR_FIXES: Final = frozenset({"not_installed", "not_logged_in", "unreachable"})
+"""The error codes of a 503 that never goes away by itself: the CLI is not installed
+(``ensure`` refuses it too), not logged in, or cannot reach its service. The operator
+fixes them; a retry only fails the same way again (**decided**: ``unreachable`` too,
+since it is known only after the first-event deadline, so three retries would hold the
+client for minutes)."""
 
-    Retrying anything else would run the agent a second time for one request.
+
+def should_retry(status: int, code: str | None = None) -> bool:
+    """The ``x-should-retry`` header: true only for a condition that can go away by
+    itself: a 429 (the lease is busy, a rate limit) or a 503 whose ``code`` is not the
+    operator's to fix (a store briefly down, not a CLI that is not installed, not logged
+    in or unreachable)::
+
+        >>> should_retry(429), should_retry(503, "not_installed"), should_retry(502)
+        (True, False, False)
+
+    Retrying anything else would run the agent a second time for one request, or ask
+    again for what cannot have changed.
     """
-    return status in (429, 503)
+    if status == 429:
+        return True
+    return status == 503 and code not in _OPERATOR_FIXES

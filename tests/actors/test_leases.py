@@ -98,6 +98,29 @@ async def test_ensure_refuses_with_its_reason(
         assert system.leases.endpoints() == []
 
 
+@pytest.mark.parametrize("configured", ["", "/nonexistent/bin/codex"])
+async def test_ensure_refuses_a_cli_that_is_not_installed_naming_where_to_set_it(
+    configured: str, tmp_path: Path
+) -> None:
+    """Refused at ensure, not by every completion as a 503 the client would retry."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    environ = {**fake_environ(tmp_path), "PATH": str(tmp_path)}
+    environ.pop("ASM_CODEX_BIN")
+    config = Config(providers={"codex": ProviderSettings(executable=configured or None)})
+    async with open_system(config, bind=None, environ=environ) as system:
+        with pytest.raises(EndpointRefused) as caught:
+            await system.ensure_endpoint(_request("codex"))
+        refusal = caught.value.refusal
+        assert refusal.code == "not_installed"
+        assert "ASM_CODEX_BIN" in refusal.message
+        assert "[providers.codex].executable" in refusal.message
+        assert repr(configured or "codex") in refusal.message
+        assert system.leases.endpoints() == []
+        descriptor, _ = await system.ensure_endpoint(_request("claude"))  # the others serve
+        assert descriptor.lease_ref
+
+
 async def test_authority_refs_are_filtered_into_the_metadata(tmp_path: Path) -> None:
     request = _request(authority_refs={"authority_ref": "auth-1", "unknown_ref": "x"})
     context = {"caller_trace_ref": "trace-9", "target_ref": "  ", "token": "secret"}

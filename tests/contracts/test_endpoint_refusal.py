@@ -18,7 +18,9 @@ from contracts.endpoint_refusal import (
     MODEL_ID_MAX_CHARS,
     lease_seconds_problem,
     model_id_problem,
+    not_installed_problem,
 )
+from contracts.providers import PROFILES
 
 _printable = st.characters(exclude_categories=["C", "Z"])  # no control, no separator
 good_model_ids = st.text(_printable, min_size=1, max_size=MODEL_ID_MAX_CHARS).filter(
@@ -77,3 +79,19 @@ def test_rule_lease_timeouts_are_positive_numbers(field: str, value: object) -> 
 )
 def test_lease_timeouts_the_rule_allows_are_accepted(field: str, value: object) -> None:
     assert lease_seconds_problem(field, value) is None
+
+
+@given(st.sampled_from(sorted(PROFILES)), st.sampled_from(["", "/opt/none/bin/cli"]))
+def test_rule_not_installed_names_where_the_executable_is_configured(
+    provider_id: str, configured: str
+) -> None:
+    """Rule: a refusal for a missing CLI names its ASM_<PROVIDER>_BIN variable and its
+    ``[providers.<id>].executable`` key, and what was looked for."""
+    provider = PROFILES[provider_id]
+    executable = configured or provider.executable
+    problem = not_installed_problem(provider, executable)
+    assert problem.startswith(f"the {provider_id} CLI is not installed")
+    assert provider.bin_env in problem
+    assert f"[providers.{provider_id}].executable" in problem
+    assert repr(executable) in problem
+    assert ("not on PATH" in problem) is (not configured)

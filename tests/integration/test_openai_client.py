@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from actors.system import System, open_system
 from contracts.config import Config, ProviderSettings, SessionSettings
 from contracts.endpoint import EndpointDescriptor, InferenceRequest
-from tests.actors.sessions.sessions import fake_environ
+from contracts.endpoint_refusal import EndpointRefused
+from tests.actors.sessions.sessions import FAKE_BIN, fake_environ
 from tests.fakes.fake_cli import answer_text, expected_tokens
 from tests.processes import gone_within, group_members
 
@@ -118,13 +120,44 @@ async def test_tools_wrong_token_released_lease_and_missing_cli_are_refused(
             await client.chat.completions.create(model="other-model", messages=messages)
         with pytest.raises(openai.AuthenticationError):
             await _client(descriptor, token="wrong").models.list()
-        missing = await _endpoint(system, "gemini")
-        with pytest.raises(openai.InternalServerError) as unavailable:
-            await _client(missing).chat.completions.create(model="fake-model", messages=messages)
-        assert unavailable.value.status_code == 503
+        with pytest.raises(EndpointRefused) as missing:
+            await _endpoint(system, "gemini")
+        assert missing.value.refusal.code == "not_installed"
+        assert "ASM_GEMINI_BIN" in missing.value.refusal.message
         await system.release_endpoint(descriptor)
         with pytest.raises(openai.NotFoundError):
             await client.models.list()
+
+
+async def test_a_cli_gone_after_ensure_is_a_503_the_official_client_does_not_retry(
+    tmp_path: Path,
+) -> None:
+    """A spawn that fails for a missing binary cannot succeed on a retry: one attempt,
+    whatever the client's max_retries."""
+    cli = tmp_path / "claude"
+    shutil.copy(FAKE_BIN / "claude", cli)
+    environ = {**fake_environ(tmp_path), "ASM_CLAUDE_BIN": str(cli)}
+    attempts: list[object] = []
+
+    async def count(request: object) -> None:
+        attempts.append(request)
+
+    async with open_system(Config(sessions=LADDER), environ=environ) as system:
+        descriptor = await _endpoint(system, "claude")
+        cli.unlink()
+        bearer = descriptor.headers["authorization"].removeprefix("Bearer ")
+        async with openai.DefaultAsyncHttpxClient(event_hooks={"request": [count]}) as http:
+            client = openai.AsyncOpenAI(
+                base_url=descriptor.base_url, api_key=bearer, max_retries=3, http_client=http
+            )
+            with pytest.raises(openai.InternalServerError) as unavailable:
+                await client.chat.completions.create(
+                    model="fake-model", messages=[{"role": "user", "content": "hi"}]
+                )
+    assert unavailable.value.status_code == 503
+    assert unavailable.value.response.headers["x-should-retry"] == "false"
+    assert unavailable.value.code == "not_installed"
+    assert len(attempts) == 1
 
 
 async def test_a_client_that_disconnects_mid_stream_gets_its_cli_reaped(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ They are the northbound API of SPEC §2.4 for callers outside the process (``asm
 
     POST   /api/v1/endpoints            {"request": {...}, "consumer_manifest"?, "context"?}
            → 201 {"endpoint", "compatibility"} | 409 incompatible | 400 refused or malformed
+           | 503 ``not_installed`` (the CLI is missing; ``x-should-retry: false``)
            (a refusal for one field names it in ``param``: ``model_preference.id``,
            ``context.lease_ttl_seconds``, ``context.lease_idle_seconds``)
     DELETE /api/v1/endpoints/<lease_ref> → 204, also for a lease already gone
@@ -70,6 +71,10 @@ class ServiceHealth(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool = True
     service: Literal["asm"] = "asm"
 
+
+_REFUSAL_STATUS: dict[str, int] = {"incompatible": 409, "not_installed": 503}
+"""A refusal's status, 400 otherwise: a missing CLI is the server's state, not the
+request's fault (**decided**); its code says no client retry can help."""
 
 _ENSURE_BODY: msgspec.json.Decoder[EnsureEndpointBody] = msgspec.json.Decoder(EnsureEndpointBody)
 
@@ -137,9 +142,10 @@ def _decode_ensure(body: bytes) -> EnsureEndpointBody:
 
 def _refusal_response(refused: EndpointRefused) -> Response:
     refusal = refused.refusal
-    status = 409 if refusal.code == "incompatible" else 400
+    status = _REFUSAL_STATUS.get(refusal.code, 400)
+    kind = "server_error" if status >= 500 else "invalid_request_error"
     body = RefusalBody(
-        error=ErrorBody(refusal.message, "invalid_request_error", refusal.param, refusal.code),
+        error=ErrorBody(refusal.message, kind, refusal.param, refusal.code),
         compatibility=UNSET if refusal.compatibility is None else refusal.compatibility,
     )
-    return error_response(status, body)
+    return error_response(status, body)  # not_installed: 503, x-should-retry false

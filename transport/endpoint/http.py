@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import msgspec
 from quart import Response
 
-from contracts.openai import OpenAIRequestError, encode_json, should_retry
+from contracts.openai import ErrorBody, OpenAIRequestError, encode_json, should_retry
 from transport.http import Refused
 
 __all__ = ["OpenAIRefusal", "answer", "error_response", "json_response"]
@@ -61,17 +61,31 @@ def json_response(
 def error_response(
     status: int, body: msgspec.Struct, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """An error response with ``x-should-retry``: true only for 429 and 503.
+    """An error response with ``x-should-retry``: true only for a 429, or a 503 whose
+    error code is not the operator's to fix (:func:`~contracts.openai.should_retry`).
 
-    The official client retries other 5xx by default, which would run an agent twice.
+    The official client retries other 5xx by default, which would run an agent twice,
+    and would retry a CLI that is not installed three times.
     """
-    retry = "true" if should_retry(status) else "false"
+    error = getattr(body, "error", None)
+    code = error.code if isinstance(error, ErrorBody) else None
+    retry = "true" if should_retry(status, code) else "false"
     return json_response(body, status, {**(headers or {}), "x-should-retry": retry})
 
 
+_NO_ROUTE = (
+    "no such route: a lease serves /leases/<lease_ref>/v1/chat/completions,"
+    " /v1/models and /health (the Responses API and other OpenAI routes are not served)"
+)
+"""The message of a 404 for a path no route matches (Werkzeug's own words are a web
+page's: "If you entered the URL manually …")."""
+
+
 def answer(refused: Refused) -> Response:
-    """A neutral :class:`~transport.http.Refused` in the OpenAI envelope."""
+    """A neutral :class:`~transport.http.Refused` in the OpenAI envelope; an unknown
+    route (Quart's 404 ``not_found``) says which routes there are."""
     kind = "server_error" if refused.status >= 500 else "invalid_request_error"
+    message = _NO_ROUTE if refused.code == "not_found" else refused.message
     return OpenAIRefusal(
-        refused.status, refused.message, type=kind, code=refused.code, headers=refused.headers
+        refused.status, message, type=kind, code=refused.code, headers=refused.headers
     ).response()

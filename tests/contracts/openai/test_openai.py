@@ -431,6 +431,20 @@ def test_rule_only_429_and_503_may_be_retried(status: int) -> None:
     assert chat.should_retry(status) is (status in (429, 503))
 
 
+@given(st.integers(min_value=100, max_value=599), st.sampled_from(FAILED_KINDS))
+def test_rule_no_failed_session_is_retryable(status: int, kind: FailedKind) -> None:
+    """Rule: a failed session's answer is never retryable: a 503 (not installed, not
+    logged in, unreachable) is the operator's to fix, any other runs the agent again."""
+    assert chat.should_retry(chat.failure_status(kind), kind) is False
+    assert chat.should_retry(status, kind) is (status == 429)
+
+
+@given(st.sampled_from([None, "store_unavailable", "lease_busy", "rate_limit_exceeded"]))
+def test_rule_a_condition_that_goes_away_by_itself_is_retryable(code: str | None) -> None:
+    """Rule: a 429, or a 503 whose code is not the operator's to fix, may be retried."""
+    assert chat.should_retry(429, code) and chat.should_retry(503, code)
+
+
 def test_every_failure_kind_has_an_error_status() -> None:
     assert all(chat.failure_status(kind) >= 499 for kind in FAILED_KINDS)
 

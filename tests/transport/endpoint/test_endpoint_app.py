@@ -198,12 +198,14 @@ async def test_each_completion_has_its_own_id(served: Served) -> None:
 async def test_failure_before_the_first_byte_answers_the_status_of_its_kind(
     served: Served, kind: FailedKind, stream: bool
 ) -> None:
+    """No failed session is retryable: a 503 (not installed, not logged in, unreachable)
+    is the operator's to fix, any other would run the agent again."""
     lease = served.lease(
         [Started(provider="claude"), Warning(message="retrying"), Failed(kind=kind, message="no")]
     )
     response = await served.post_chat(lease, {**HELLO, "stream": stream})
     status = STATUS_OF_KIND[kind]
-    error = assert_envelope(response, status, retry=status == 503)
+    error = assert_envelope(response, status, retry=False)
     assert error["type"] == "server_error"
     assert error["code"] == kind
 
@@ -367,10 +369,38 @@ async def test_large_bodies_answered_before_reading_keep_the_connection_serving(
 async def test_unknown_route_and_wrong_method_answer_in_the_envelope(served: Served) -> None:
     error = assert_envelope(await served.http.get("/v1/chat/completions"), 404)
     assert error["code"] == "not_found"
+    assert "/leases/<lease_ref>/v1/chat/completions" in error["message"]
     lease = served.lease(ANSWER)
     response = await served.http.get(f"/leases/{lease.lease_ref}/v1/chat/completions")
     assert_envelope(response, 405)
     assert "POST" in response.headers["allow"]
+
+
+@pytest.mark.parametrize("kind", ["not_installed", "not_logged_in", "unreachable"])
+async def test_the_official_client_does_not_retry_what_the_operator_must_fix(
+    served: Served, kind: FailedKind
+) -> None:
+    lease = served.lease([Started(provider="claude"), Failed(kind=kind, message="no")])
+    attempts: list[object] = []
+
+    async def count(request: object) -> None:
+        attempts.append(request)
+
+    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [count]})
+    client = openai.AsyncOpenAI(
+        base_url=f"{served.origin}/leases/{lease.lease_ref}/v1",
+        api_key=lease.token,
+        max_retries=3,
+        timeout=10,
+        http_client=http,
+    )
+    async with http:
+        with pytest.raises(openai.InternalServerError) as raised:
+            await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "Hi"}]
+            )
+    assert raised.value.status_code == 503
+    assert len(attempts) == 1
 
 
 # ------------------------------------------------------------------ peers and faults
