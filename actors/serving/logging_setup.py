@@ -4,8 +4,7 @@
 DEBUG, ``-q`` keeps WARNING and above)::
 
     14:09:45.716 INFO asm.http: POST admin 201 14ms [req 9f…]
-    14:09:45.835 WARNING asm.session: claude session crashed after 0.12s (model 'm')
-        [req 70… lease lease-…]   (on the same line)
+    14:09:45.835 INFO asm.session: claude session crashed after 0.12s (model 'm') [req 70…]
 
 ``json`` puts one JSON object per line on stderr::
 

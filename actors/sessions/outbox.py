@@ -20,8 +20,9 @@ message (the actor logs that at DEBUG)::
     claude session finished after 1.42s (model 'claude-sonnet-4-5')
     codex session timeout after 60.01s (model 'gpt-5')
 
-A run that ends badly logs at WARNING; one that finished, or was cancelled (its
-consumer left, the server stops), at INFO. A parked session that never ran says nothing.
+The line is INFO whatever the outcome: the consumer gets the Failed and decides what
+it means (``asm query`` prints it; a server answers it), so nothing here warns on an
+embedder's stderr. A parked session that never ran says nothing.
 """
 
 from __future__ import annotations
@@ -127,10 +128,8 @@ class Outbox:
             return
         self._said = True
         outcome = event.kind if isinstance(event, Failed) else "finished"
-        calm = outcome in ("finished", "cancelled")
         took = 0.0 if self._began is None else trio.current_time() - self._began
-        log.log(
-            logging.INFO if calm else logging.WARNING,
+        log.info(
             "%s session %s after %.2fs (model %r)",
             self._session.provider,
             outcome,

@@ -78,7 +78,7 @@ def test_json_logs_parse_carry_request_ids_and_no_token(tmp_path: Path) -> None:
     # A failed completion's lines carry its own request id, not the lease creation's.
     outcome = [e for e in logged if e["message"].startswith("claude session crashed after")]
     assert [e.get("request_id") for e in outcome] == [failed.headers["x-request-id"]], stderr
-    assert outcome[0]["level"] == "WARNING"
+    assert outcome[0]["level"] == "INFO"
     assert created.headers["x-request-id"] != failed.headers["x-request-id"]
     for secret in (lease_token, admin, "secret prompt"):
         assert secret not in stderr
