@@ -3,8 +3,11 @@
     secret = events_secret(Path(".asm"), os.environ)
 
 ``$BUS_API_JWT_SECRET`` when it is set, else ``<state-dir>/events.secret``: made on
-first use (32 random bytes, hex, mode 0600) and read ever after, so ``asm serve`` and
-``asm token issue`` with the same state directory agree without being told.
+first use by ``asm serve`` (32 random bytes, hex, mode 0600) and read ever after.
+``asm token issue`` only reads it (``create=False``): a secret it made would sign
+tokens no server accepts, so a state directory without one is an error naming it::
+
+    secret = events_secret(state_dir, os.environ, create=False)  # EventsSecretError if none
 
 The file appears whole or not at all: it is written under a temporary name and linked
 into place, so two processes starting at once end up with the same secret. A file that
@@ -35,8 +38,9 @@ class EventsSecretError(Exception):
     """The secret cannot be had; the message says what to do and never holds the secret."""
 
 
-def events_secret(state_dir: Path, environ: Mapping[str, str]) -> bytes:
-    """The token secret from ``environ`` or ``state_dir/events.secret`` (made if missing)."""
+def events_secret(state_dir: Path, environ: Mapping[str, str], *, create: bool = True) -> bytes:
+    """The token secret from ``environ`` or ``state_dir/events.secret`` (made if missing
+    and ``create``; else :class:`EventsSecretError`)."""
     from_environ = environ.get(SECRET_ENV, "").strip()
     if from_environ:
         secret = from_environ.encode()
@@ -50,7 +54,11 @@ def events_secret(state_dir: Path, environ: Mapping[str, str]) -> bytes:
     try:
         return _read(path)
     except FileNotFoundError:
-        pass
+        if not create:
+            raise EventsSecretError(
+                f"{state_dir} has no events secret ({SECRET_FILE}): no asm server has used"
+                " this state directory"
+            ) from None
     _create(path)
     return _read(path)
 

@@ -70,6 +70,7 @@ async def test_token_issue_prints_a_token_signed_with_the_state_dirs_secret(
     tmp_path: Path,
 ) -> None:
     state = tmp_path / "state"
+    served_secret = events_secret(state, {})  # what `asm serve` made on its first start
     result = await asm(
         "token",
         "issue",
@@ -88,7 +89,7 @@ async def test_token_issue_prints_a_token_signed_with_the_state_dirs_secret(
     [issued] = result.stdout.splitlines()
     secret_file = state / "events.secret"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    claims = TokenVerifier(events_secret(state, {})).verify(issued)
+    claims = TokenVerifier(served_secret).verify(issued)
     assert claims.sub == "deploy-bot"
     assert claims.scope == "events:send events:listen inference:read"
     assert claims.exp - claims.iat == 900
@@ -134,6 +135,7 @@ async def test_a_bad_ttl_is_a_usage_error(tmp_path: Path, ttl: str) -> None:
 async def test_ttl_units_are_seconds_minutes_hours_days(
     tmp_path: Path, ttl: str, seconds: int
 ) -> None:
+    events_secret(tmp_path, {})  # the server's
     result = await asm(
         "token",
         "issue",
@@ -145,6 +147,31 @@ async def test_ttl_units_are_seconds_minutes_hours_days(
     )
     claims = TokenVerifier(events_secret(tmp_path, {})).verify(result.stdout.strip())
     assert claims.exp - claims.iat == seconds
+
+
+async def test_token_issue_never_makes_a_secret_in_a_state_dir_without_one(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "elsewhere"
+    argv = ("token", "issue", "--subject=s", "--scope=events:send", "--state-dir", str(state))
+    result = await asm(*argv)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"asm token issue: {state} has no events secret")
+    assert f"asm serve --state-dir {state}" in result.stderr
+    assert not state.exists()
+
+
+async def test_token_issue_refuses_an_unreadable_secret_without_replacing_it(
+    tmp_path: Path,
+) -> None:
+    events_secret(tmp_path, {})
+    (tmp_path / "events.secret").chmod(0o644)
+    before = (tmp_path / "events.secret").read_bytes()
+    argv = ("token", "issue", "--subject=s", "--scope=events:send", "--state-dir", str(tmp_path))
+    result = await asm(*argv)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "open to its group or others" in result.stderr
+    assert (tmp_path / "events.secret").read_bytes() == before
 
 
 # --- asm events --------------------------------------------------------------------------
