@@ -36,6 +36,24 @@ the *same* request only; a forged ``ok: true`` is never republished under the br
 name. This trusts the identity as the log stamps it: no token may be issued with the
 bridge's subject.
 
+**What is replayed: what was done (decided).** Idempotency keeps a request from acting
+twice; an answer that did nothing is not kept, so a retry after the operator fixed the
+cause is answered afresh (:func:`replayed`):
+
+- every ``ok: true`` answer is replayed;
+- an install's or a model.ensure's ``provider_error`` or ``timeout`` is replayed: the
+  provider ran on the node and may have changed it part-way (the answer cannot tell how
+  far it got, so an unreachable node's ``provider_error`` is replayed too);
+- no other failure is: ``bad_request``, ``unsupported_provider``, ``unknown_node``
+  (configuration: add ``[nodes.<id>]`` and restart), ``secret_not_found``,
+  ``policy_denied``, ``confirmation_required`` (refused before anything ran), a node-busy
+  ``conflict`` (a moment's state), and any failure of status or verify (they change
+  nothing: a repeat reads the node as it is now, ``verify_failed`` included).
+
+An answer not replayed is neither kept in memory nor taken from the log, and it holds
+no correlation id: the same request sent again is acted on, and so is a corrected one
+(say, with the confirmation it lacked) under the same correlation id.
+
 **A correlation id names one request (decided).** A repeat is the same request: same
 name, same correlation id *and* the same payload (as a JSON value). A request that reuses
 a correlation id already answered within the window for a different payload is not
@@ -49,18 +67,54 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Final
 
 import msgspec
 import trio
 
 from contracts.events import Event, ListenQuery
-from contracts.inference import RESPONSE_FOR, Invalid, validate
+from contracts.inference import (
+    INSTALL_REQUEST,
+    MODEL_ENSURE_REQUEST,
+    RESPONSE_FOR,
+    ErrorClass,
+    Invalid,
+    validate,
+)
 from transport.event_log import EventLog
 
-__all__ = ["Answer", "AnswerBook", "Held", "Key"]
+__all__ = ["Answer", "AnswerBook", "Held", "Key", "replayed"]
+
+_DONE_FAILURES: Final[Mapping[str, frozenset[ErrorClass]]] = {
+    INSTALL_REQUEST: frozenset({"provider_error", "timeout"}),
+    MODEL_ENSURE_REQUEST: frozenset({"provider_error", "timeout"}),
+}
+"""The failures, per request name, that may have changed a node (see the docstring)."""
+
+
+class _Outcome(msgspec.Struct):
+    ok: bool = False
+    error_class: str = ""
+
+
+_OUTCOME: Final = msgspec.json.Decoder(_Outcome)
+
+
+def replayed(request_name: str, response: bytes) -> bool:
+    """Whether ``response`` (a valid response's JSON) to a ``request_name`` is replayed to
+    a repeat: ok, or a failure after which the node may have changed.
+
+    ``replayed(INSTALL_REQUEST, b'{"ok":false,"error_class":"unknown_node"}')`` is False.
+    """
+    try:
+        outcome = _OUTCOME.decode(response)
+    except msgspec.DecodeError:
+        return False
+    return outcome.ok or outcome.error_class in _DONE_FAILURES.get(request_name, ())
+
 
 Key = tuple[str, str]
 """(request name, correlation id)."""
@@ -134,8 +188,9 @@ class AnswerBook:
         ``held.answer`` is the stored answer (in memory, else the bridge's own in the log)
         or None: then the holder acts and gives its answer to :meth:`Held.record`. While
         one caller holds a key, others with the same key wait for its answer; if it fails
-        (the block ends without an answer), the next of them holds the key instead. The
-        window counts from when the answer was made, not from its latest repeat.
+        (the block ends without an answer), or its answer is not one :func:`replayed`
+        keeps, the next of them holds the key instead. The window counts from when the
+        answer was made, not from its latest repeat.
         """
         while (answer := self._recall(key)) is None:
             pending = self._pending.get(key)
@@ -149,7 +204,7 @@ class AnswerBook:
         try:
             held = Held(await self._find_in_log(key), self._clock)
             yield held
-            if held.answer is not None:
+            if held.answer is not None and replayed(key[0], held.answer.payload):
                 self._remember(key, held.answer)
         finally:
             del self._pending[key]
@@ -198,6 +253,8 @@ class AnswerBook:
             payload = bytes(event.payload)
             if isinstance(validate(response_name, payload), Invalid):
                 continue  # only a valid response answers a request
+            if not replayed(request_name, payload):
+                continue  # it did nothing: the request is asked again
             answered.add(request_id)
             if found is None and "answer_of" not in event.metadata:
                 at = _seconds(event.created_at, self._clock())

@@ -13,7 +13,9 @@ checks the node before dispatching::
 
 Why ``node_ids`` is optional: a provider only has to say whether it serves a node
 (:meth:`InferenceProvider.serves`); one that can also list its nodes
-(:class:`NodeListing`) shows them in the capabilities through :meth:`ProviderRegistry.nodes`.
+(:class:`NodeListing`) shows them in the capabilities through :meth:`ProviderRegistry.nodes`
+and in an ``unknown_node`` diagnostic, and one that knows where its nodes are configured
+(:class:`NodeOrigin`) says that there too, so the operator learns what to add where.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from contracts.inference import (
 __all__ = [
     "InferenceProvider",
     "NodeListing",
+    "NodeOrigin",
     "ProviderRefusal",
     "ProviderRegistry",
     "Supervising",
@@ -85,6 +88,15 @@ class NodeListing(Protocol):
     def node_ids(self) -> Iterable[str]: ...
 
 
+@runtime_checkable
+class NodeOrigin(Protocol):
+    """A provider that can say where its nodes are configured (for ``unknown_node``)."""
+
+    def where_nodes_are(self, node_id: str) -> str:
+        """How to add ``node_id``, e.g. "add [nodes.gpu] to /etc/asm.toml and restart"."""
+        ...
+
+
 @dataclass(frozen=True)
 class ProviderRefusal:
     """Why no provider answers a request (none registered under its id, or none that
@@ -117,7 +129,9 @@ class ProviderRegistry:
         """The provider that answers for ``node_id``, or why there is none.
 
         An unregistered provider id is ``unsupported_provider``; a node the provider does
-        not serve is ``unknown_node``. Both diagnostics name only ids, never settings.
+        not serve is ``unknown_node``, naming the provider's nodes and where they are
+        configured when it can say (:class:`NodeListing`, :class:`NodeOrigin`). Both
+        diagnostics name only ids and that place, never settings.
         """
         provider = self._providers.get(provider_id)
         if provider is None:
@@ -127,10 +141,12 @@ class ProviderRegistry:
                 f" (served: {', '.join(self.names()) or 'none'})",
             )
         if not provider.serves(node_id):
-            return ProviderRefusal(
-                "unknown_node",
-                f"unknown_node: provider {provider_id!r} has no node {node_id!r}",
-            )
+            diagnostic = f"unknown_node: provider {provider_id!r} has no node {node_id!r}"
+            if isinstance(provider, NodeListing):
+                diagnostic += f" (its nodes: {', '.join(sorted(provider.node_ids())) or 'none'})"
+            if isinstance(provider, NodeOrigin):
+                diagnostic += f"; {provider.where_nodes_are(node_id)}"
+            return ProviderRefusal("unknown_node", diagnostic)
         return provider
 
     def supervising(self) -> list[Supervising]:

@@ -7,7 +7,8 @@ node runs systemd the runtime is a service with an override carrying OLLAMA_HOST
 OLLAMA_CONTEXT_LENGTH; elsewhere it is an ``ollama serve`` child supervised here
 (:mod:`actors.ollama.runtime`), which is why the provider has a :meth:`run` of its own::
 
-    provider = OllamaProvider(config.nodes, SecretResolver(secrets_dir, os.environ))
+    provider = OllamaProvider(config.nodes, SecretResolver(secrets_dir, os.environ),
+                              config_file="/etc/asm.toml")  # an unknown node names it
     registry = ProviderRegistry([provider])  # the bridge dispatches to it
     await nursery.start(provider.run)        # the supervisor of its runtimes
 
@@ -68,8 +69,10 @@ class OllamaProvider:
         *,
         environ: Mapping[str, str] | None = None,
         ledger: ProcessLedger | None = None,
+        config_file: str | None = None,
     ) -> None:
         self._nodes = dict(nodes)
+        self._config_file = config_file
         self._resolver = resolver
         self._environ = dict(environ or {})
         self._state = {node_id: NodeState() for node_id in self._nodes}
@@ -84,6 +87,19 @@ class OllamaProvider:
 
     def node_ids(self) -> Iterable[str]:
         return sorted(self._nodes)
+
+    def where_nodes_are(self, node_id: str) -> str:
+        """Where to add ``node_id``: the ``config_file`` the nodes came from, when given.
+
+        Nodes are read once, at start: an unknown node's answer is not replayed (the
+        bridge's idempotency), so the same request after a restart is asked afresh.
+        """
+        table = f"[nodes.{node_id}]"
+        if self._config_file is None:
+            place = "asm.toml (`asm serve --config FILE`, else ./asm.toml)"
+        else:
+            place = f"{self._config_file}, the config file this server read"
+        return f"nodes are [nodes.<id>] tables of {place}: add {table} and restart the server"
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Supervise the runtimes started on nodes without systemd, until cancelled."""

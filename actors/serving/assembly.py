@@ -47,18 +47,27 @@ def serve_bus(
     events_url: str | None,
     environ: Mapping[str, str],
     config: Config,
+    *,
+    config_file: str | None = None,
 ) -> Bus:
     """The Bus of a served system: its store (default the state dir's sqlite file), the
     events secret of the state dir, the Ollama provider over the config's nodes (secrets
     from ``[secrets] dir``, default ``<state-dir>/secrets``, or ``BUS_SECRET_*``), and
-    the bridge's remote API when ``events_url`` is set.
+    the bridge's remote API when ``events_url`` is set. ``config_file`` is the file
+    ``config`` was read from: an ``unknown_node`` answer names it as where to add a node.
     """
     token = environ.get("BUS_API_TOKEN") or environ.get("BUS_EVENTS_TOKEN")
     secrets_dir = Path(config.secrets.dir) if config.secrets.dir else state_dir / "secrets"
     resolver = SecretResolver(secrets_dir, environ)
     # The runtimes it starts go in the ledger open_system sweeps at start (SPEC §4.4).
     ledger = ProcessLedger.open(state_dir / "process-groups")
-    ollama = OllamaProvider(config.nodes, resolver, environ=environ, ledger=ledger)
+    ollama = OllamaProvider(
+        config.nodes,
+        resolver,
+        environ=environ,
+        ledger=ledger,
+        config_file=None if config_file is None else os.path.abspath(config_file),
+    )
     return Bus(
         store or f"sqlite:{state_dir / 'events.db'}",
         secret=events_secret(state_dir, environ),

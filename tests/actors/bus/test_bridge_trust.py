@@ -268,22 +268,23 @@ async def test_a_request_that_reuses_an_answered_correlation_id_is_a_conflict(
 ) -> None:
     """Mallory pre-empts the operator's predictable correlation id with a request of her
     own; the operator's request is not answered with the answer to hers."""
-    provider = FakeInferenceProvider()
+    provider = FakeInferenceProvider(nodes=["gpu-1", "gpu-2"])
+    theirs = {"provider": "ollama", "node_id": "gpu-2"}
     async with running_bridge(memory_log, provider):
-        hers = await publish(memory_log, STATUS_REQUEST, UNKNOWN_NODE, "deploy-006")
-        assert body(await response_to(memory_log, hers))["node_id"] == "gpu-9"
+        hers = await publish(memory_log, STATUS_REQUEST, theirs, "deploy-006")
+        assert body(await response_to(memory_log, hers))["node_id"] == "gpu-2"
         operators = await publish(memory_log, STATUS_REQUEST, NODE, "deploy-006")
         answer = await response_to(memory_log, operators)
         # A true repeat (the same JSON value, keys in another order) is still a repeat.
         again = await publish(
-            memory_log, STATUS_REQUEST, dict(reversed(UNKNOWN_NODE.items())), "deploy-006"
+            memory_log, STATUS_REQUEST, dict(reversed(theirs.items())), "deploy-006"
         )
         repeat = await response_to(memory_log, again)
     assert body(answer)["error_class"] == "conflict"
     assert body(answer)["node_id"] == "gpu-1"  # about the operator's request
     assert hers.id in body(answer)["diagnostics"][0]
     assert "answer_of" not in answer.metadata
-    assert provider.count("status") == 0  # gpu-9 is unknown; gpu-1 was never asked
+    assert provider.count("status") == 1  # hers only; gpu-1 was never asked
     assert repeat.metadata == {"request_id": again.id, "answer_of": hers.id}
-    assert body(repeat)["node_id"] == "gpu-9"
+    assert body(repeat)["node_id"] == "gpu-2"
     assert not isinstance(validate(RESPONSE_FOR[STATUS_REQUEST], bytes(answer.payload)), Invalid)

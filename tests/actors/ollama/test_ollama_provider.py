@@ -9,6 +9,9 @@ import pytest
 import trio
 
 from actors.bus import progress_to
+from actors.ollama import OllamaProvider
+from actors.serving import serve_bus
+from contracts.config import Config
 from tests.actors.ollama.ollama_nodes import (
     SMALL_MODEL,
     allowed,
@@ -178,3 +181,16 @@ def test_a_node_not_in_the_config_is_unknown_node(tmp_path: Path) -> None:
     refusal = ProviderRegistry([ollama]).resolve("ollama", "node-2")
     assert isinstance(refusal, ProviderRefusal) and refusal.error_class == "unknown_node"
     assert ProviderRegistry([ollama]).resolve("ollama", "node-1") is ollama
+
+
+def test_serve_bus_tells_the_provider_which_config_file_its_nodes_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "asm.toml").write_text("")
+    bus = serve_bus(tmp_path, "memory", None, {}, Config(), config_file="asm.toml")
+    provider = bus.registry.lookup("ollama")
+    assert isinstance(provider, OllamaProvider)
+    where = provider.where_nodes_are("gpu")
+    assert f"{tmp_path / 'asm.toml'}, the config file this server read" in where
+    assert "add [nodes.gpu]" in where
