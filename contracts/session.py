@@ -55,7 +55,8 @@ FailedKind: TypeAlias = Literal[
 
 ``unreachable`` (**decided**, beyond SPEC §4.2): the CLI could not reach its vendor's
 service (it only retried, or said so) before the first-event deadline; like
-``not_installed`` and ``not_logged_in`` it is the operator's to fix, so a 503.
+``not_installed`` and ``not_logged_in`` it is the operator's to fix, so a 503 that the
+client is told not to retry (``x-should-retry: false``: nothing of it goes away by itself).
 """
 
 FinishReason: TypeAlias = Literal["stop", "length", "content_filter"]

@@ -1,8 +1,9 @@
 """From configuration to a :class:`~actors.sessions.SessionSpec`: where the CLI is, and how it runs.
 
 The executable comes from ``ASM_<PROVIDER>_BIN``, else ``[providers.<id>].executable``,
-else PATH (SPEC §4.1). An executable that cannot be found is kept as its bare name, so
-the session fails the usual way, with ``Failed(kind="not_installed")``::
+else PATH (SPEC §4.1). An executable that cannot be found is kept as its bare name (or
+the configured path): ``ensure_endpoint`` refuses such a lease (``not_installed``), and
+a session spawned anyway fails the usual way, with ``Failed(kind="not_installed")``::
 
     spec = session_spec("claude", "claude-sonnet-4-5", Config(), work_root="/tmp")
     spec.executable   # '/usr/local/bin/claude'
