@@ -1,13 +1,16 @@
 """``asm conformance``: check any implementation of our contracts and print the table.
 
-    asm conformance endpoint --base-url http://127.0.0.1:8787/leases/L/v1 --token T
+    ASM_CONFORMANCE_TOKEN=… asm conformance endpoint --base-url http://127.0.0.1:8787/leases/L/v1
+    asm conformance endpoint --base-url http://127.0.0.1:8787/leases/L/v1 --token-file lease.token
     asm conformance events --base-url http://127.0.0.1:8787 --token-file tokens.txt
 
 Each rule of the contract (SPEC §3 for an endpoint, BUS.md §2 for the Bus Events API)
 runs as a Hypothesis property against the live target; the table on stdout names each
 rule, how many examples were tried, pass/FAIL/skip and the first (shrunk)
 counterexample. Exit 0 when no rule fails, 1 when one does or the target cannot be
-reached, 2 on a usage error. Bearer tokens never appear in the output.
+reached, 2 on a usage error. Bearer tokens never appear in the output, nor on the
+command line: the endpoint's token comes from ``--token-file`` (``-``: stdin) or
+``$ASM_CONFORMANCE_TOKEN``; ``--token T`` (visible to every user in ``ps``) is refused.
 
 ``--scale`` multiplies every rule's example count (0.2 for a quick look, 5 for a
 thorough one); ``--seed`` draws another reproducible sample (the default draws the same
@@ -18,15 +21,19 @@ narrower token too (``events:send events:listen``) so that the 403 rules can run
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
 from actors.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-__all__ = ["add_conformance_parser", "run_conformance"]
+__all__ = ["TOKEN_ENV", "add_conformance_parser", "run_conformance"]
+
+TOKEN_ENV: Final = "ASM_CONFORMANCE_TOKEN"
+"""The endpoint's bearer, when no ``--token-file`` is given (the pytest plugin reads it too)."""
 
 
 def _scale(text: str) -> float:
@@ -61,7 +68,14 @@ def add_conformance_parser(commands: argparse._SubParsersAction[Any]) -> None:
     endpoint.add_argument(
         "--base-url", required=True, type=_base_url, help="the OpenAI base URL (…/v1)"
     )
-    endpoint.add_argument("--token", required=True, help="the endpoint's bearer token")
+    endpoint.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help=f"a file holding the endpoint's bearer token ('-': stdin; default: ${TOKEN_ENV})",
+    )
+    # Refused when given: a token in the arguments is visible to every user in `ps`.
+    endpoint.add_argument("--token", default=None, help=argparse.SUPPRESS)
     events = targets.add_parser(
         "events",
         help="a Bus Events API (BUS.md §2)",
@@ -114,7 +128,14 @@ def run_conformance(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     tokens: list[str] = []
-    if args.conformance_target == "events":
+    token = ""
+    if args.conformance_target == "endpoint":
+        try:
+            token = _endpoint_token(args)
+        except _TokenProblem as refused:
+            print(f"asm conformance endpoint: {refused}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
         try:
             tokens = read_token_file(args.token_file)
         except (OSError, ValueError) as error:
@@ -126,7 +147,7 @@ def run_conformance(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     budget = Budget(scale=args.scale, seed=args.seed)
     if args.conformance_target == "endpoint":
-        outcomes = check_endpoint(args.base_url, args.token, budget, timeout=args.timeout)
+        outcomes = check_endpoint(args.base_url, token, budget, timeout=args.timeout)
     else:
         try:
             outcomes = check_events(args.base_url, tokens, budget, timeout=args.timeout)
@@ -135,3 +156,31 @@ def run_conformance(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     print(render_table(outcomes))
     return EXIT_OK if all_passed(outcomes) else EXIT_FAILED
+
+
+class _TokenProblem(Exception):
+    """Why the endpoint's token cannot be had (never the token itself)."""
+
+
+def _endpoint_token(args: argparse.Namespace) -> str:
+    """The endpoint's bearer from ``--token-file`` or ``$ASM_CONFORMANCE_TOKEN``."""
+    if args.token is not None:
+        raise _TokenProblem(
+            "--token puts the token on the command line, where `ps` shows it to every user;"
+            f" give it in a file (--token-file FILE, or - for stdin) or in ${TOKEN_ENV}"
+        )
+    path: Path | None = args.token_file
+    if path is None:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            raise _TokenProblem(f"needs the endpoint's token: --token-file FILE or ${TOKEN_ENV}")
+        return token
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise _TokenProblem(f"cannot read the token file {path}: {reason}") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 1 or any(character.isspace() for character in lines[0]):
+        raise _TokenProblem(f"the token file {path} must hold one token on one line")
+    return lines[0]
