@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.processes import StateDirLock, hold_state_dir
-from actors.serving import admin_token, load_config, serve_bus
+from actors.serving import admin_token, config_path, load_config, serve_bus
 from actors.system import System, open_system
 
 __all__ = ["app"]
@@ -69,7 +69,8 @@ class AsmApplication:
                 lock = stack.enter_context(hold_state_dir(state_dir))
                 config = load_config(os.environ.get("ASM_CONFIG"))
                 token = admin_token(state_dir)
-                bus = serve_bus(state_dir, os.environ.get("ASM_STORE"), None, os.environ, config)
+                store, file = os.environ.get("ASM_STORE"), config_path(os.environ.get("ASM_CONFIG"))
+                bus = serve_bus(state_dir, store, None, os.environ, config, config_file=file)
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": f"asm: {exc}"})
                 return

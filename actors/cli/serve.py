@@ -52,6 +52,7 @@ from actors.serving import (
     LOG_FORMATS,
     EventsSecretError,
     admin_token,
+    config_path,
     configure_logging,
     load_config,
     serve_bus,
@@ -132,7 +133,14 @@ def _run(args: argparse.Namespace) -> int:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Before anything else in the state dir: a running server's files are its own.
             lock = stack.enter_context(hold_state_dir(state_dir))
-            bus = serve_bus(state_dir, args.store, args.events_url, os.environ, config)
+            bus = serve_bus(
+                state_dir,
+                args.store,
+                args.events_url,
+                os.environ,
+                config,
+                config_file=config_path(args.config),
+            )
             _check_port(bind)  # before any store, session or bridge starts
         except (OSError, ValueError, EventsSecretError, StateDirBusy) as exc:
             print(f"asm serve: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ the events secret kept in the state directory, the bus assembled from a store na
 from __future__ import annotations
 
 from actors.serving.assembly import admin_token, serve_bus
-from actors.serving.config_file import load_config
+from actors.serving.config_file import config_path, load_config
 from actors.serving.events_secret import SECRET_ENV, EventsSecretError, events_secret
 from actors.serving.http_server import serve_http
 from actors.serving.logging_setup import LOG_FORMATS, JsonFormatter, configure_logging
@@ -22,6 +22,7 @@ __all__ = [
     "EventsSecretError",
     "JsonFormatter",
     "admin_token",
+    "config_path",
     "configure_logging",
     "events_secret",
     "load_config",

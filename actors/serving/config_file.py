@@ -14,16 +14,21 @@ from pathlib import Path
 
 from contracts.config import Config, ConfigError, parse_config
 
-__all__ = ["load_config"]
+__all__ = ["config_path", "load_config"]
+
+
+def config_path(path: str | None) -> str | None:
+    """The file :func:`load_config` reads: ``path``, else ``./asm.toml`` when it exists."""
+    if path is not None:
+        return path
+    return "asm.toml" if Path("asm.toml").is_file() else None
 
 
 def load_config(path: str | None) -> Config:
     """``path`` parsed, else ``./asm.toml`` when it exists, else the defaults."""
+    path = config_path(path)
     if path is None:
-        default = Path("asm.toml")
-        if not default.is_file():
-            return Config()
-        path = str(default)
+        return Config()
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

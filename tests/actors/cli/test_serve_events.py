@@ -51,13 +51,17 @@ def _environ(home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def serving(state: Path, *store: str, environ: dict[str, str] | None = None) -> Iterator[Server]:
+def serving(
+    state: Path, *store: str, environ: dict[str, str] | None = None, config: Path | None = None
+) -> Iterator[Server]:
     """``asm serve --bind 127.0.0.1:0 --state-dir STATE [--store S]`` until the block ends.
 
-    ``environ`` is added to the server's environment (e.g. the fake CLIs' variables).
+    ``environ`` is added to the server's environment (e.g. the fake CLIs' variables);
+    ``config`` is passed as ``--config``.
     """
     argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state)]
     argv += ["--store", *store] if store else []
+    argv += ["--config", str(config)] if config else []
     process = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
@@ -161,6 +165,36 @@ curl -fsS -N "$BUS_EVENTS_API_BASE_URL/api/v1/events/stream?name=bus.inference.m
     assert response["correlation_id"] == response["correlationId"] == "deploy-001-inference-model"
     assert response["payload"]["ok"] is False
     assert response["payload"]["error_class"] == "unknown_node"  # no [nodes.node-1] here
+
+
+def test_an_unknown_node_answer_names_the_config_file_the_server_read(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text('[nodes.cpu]\nollama_url = "http://127.0.0.1:9"\n')
+    state = tmp_path / "state"
+    with serving(state, config=config) as server:
+        token = issue(state, "inference:admin")
+        headers = {"Authorization": f"Bearer {token}"}
+        event = {
+            "name": "bus.inference.status.request",
+            "correlation_id": "where-is-gpu",
+            "payload": {"provider": "ollama", "node_id": "gpu"},
+        }
+        published = httpx.post(f"{server.base_url}/api/v1/events", json=event, headers=headers)
+        assert published.status_code == 202, published.text
+        params = {"name": "bus.inference.status.response", "replay": "true", "follow": "false"}
+        for _ in range(100):
+            response = httpx.get(
+                f"{server.base_url}/api/v1/events/stream", params=params, headers=headers
+            )
+            lines = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+            if lines:
+                break
+            time.sleep(0.1)
+    payload = lines[0]["payload"]
+    assert payload["error_class"] == "unknown_node"
+    diagnostics = " ".join(payload["diagnostics"])
+    assert str(config.resolve()) in diagnostics
+    assert "[nodes.gpu]" in diagnostics
 
 
 def listen_until_gone(base_url: str, token: str, seen: list[dict[str, object]]) -> None:
