@@ -276,7 +276,7 @@ def _endpoint_paths() -> Json:
                 },
                 "responses": {
                     "201": json_body(ref("EnsuredEndpoint"), "The descriptor and compatibility"),
-                    **_openai_errors(400, 401, 403, 409, 413),
+                    **_openai_errors(400, 401, 403, 409, 413, 503),
                 },
             },
         },

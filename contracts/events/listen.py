@@ -104,12 +104,14 @@ def _seconds(params: Mapping[str, str], key: str) -> float | None:
     value = params.get(key)
     if value is None:
         return None
+    # A listener asking for the past is told the way that always reaches it.
+    hint = "; replay=true starts at the oldest retained event" if key == "since" else ""
     try:
         seconds = float(value)
     except ValueError:
-        raise EnvelopeError(f"{key} must be a number of seconds") from None
+        raise EnvelopeError(f"{key} must be a number of seconds{hint}") from None
     if not 0 <= seconds < 10**9:  # also refuses nan and inf
-        raise EnvelopeError(f"{key} must be a number of seconds, 0 or more")
+        raise EnvelopeError(f"{key} must be a number of seconds, 0 or more{hint}")
     return seconds
 
 

@@ -351,3 +351,15 @@ def test_rule_acks_are_bound_to_the_subject(
         (subject, consumer) == (other_subject, other_consumer)
     )
     assert held not in (consumer, other_consumer)  # a label, as embedded callers use
+
+
+@given(st.sampled_from(["-1", "soon", "nan", "inf", "1e12"]))
+def test_rule_a_bad_since_names_replay_the_way_that_always_reaches_the_past(since: str) -> None:
+    with pytest.raises(EnvelopeError, match=r"^since must be .*; replay=true starts at the oldest"):
+        parse_listen_query({"name": "jobs.*", "since": since})
+
+
+def test_a_bad_ack_wait_does_not_speak_of_replay() -> None:
+    with pytest.raises(EnvelopeError) as refused:
+        parse_listen_query({"name": "jobs.*", "ack_wait": "soon"})
+    assert "replay" not in str(refused.value)
