@@ -309,6 +309,9 @@ def openapi_document() -> Json:
         _STRUCTS, schema_hook=_any_value, ref_template="#/components/schemas/{name}"
     )
     components["ChatCompletionRequest"]["properties"]["messages"] = _MESSAGES
+    # The Struct gives messages a default, so that the validation rules refuse their
+    # absence in words; a request without them is still refused, and the document says so.
+    components["ChatCompletionRequest"]["required"] = ["messages"]
     components["PublishEnvelope"]["properties"]["name"] = _EVENT_NAME
     return {
         "openapi": OPENAPI_VERSION,
