@@ -2,7 +2,7 @@
 
     pytest --pyargs transport.conformance.suite --conformance-endpoint URL --conformance-token T
 
-The rules come from :mod:`transport.conformance.pytest_plugin` (loaded with asm-trio);
+The rules come from :mod:`transport.conformance_plugin` (loaded with asm-trio);
 without the options each test is skipped, saying which option to give.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from transport.conformance._harness import Budget, Rule
-from transport.conformance.pytest_plugin import check_rule
+from transport.conformance_plugin import check_rule
 
 __all__ = ["test_endpoint_rule", "test_events_rule"]
 

@@ -15,12 +15,11 @@ rule that cannot run against the target (a precondition) is skipped, saying why.
 token may also come from ``$ASM_CONFORMANCE_TOKEN``, so that it stays off the command
 line.
 
-This module itself imports nothing that needs Hypothesis until an option is used
-(``tests/transport/conformance/test_plugin_without_hypothesis.py`` checks it); but
-importing it imports its package first, and ``transport/conformance/__init__.py``
-imports the harness, which needs Hypothesis. Until the entry point names a module
-outside that package (or the facade stops importing the harness eagerly), an
-environment without the ``conformance`` extra fails to load it.
+It lives beside :mod:`transport.conformance`, not inside it, and imports the harness
+(through its facade) only once an option is used: importing a module of that package
+would import the package's facade, and with it Hypothesis, into every pytest run of an
+environment without the ``conformance`` extra
+(``tests/transport/conformance/test_plugin_without_hypothesis.py`` checks it).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from transport.conformance._harness import Budget, Rule
+    from transport.conformance import Budget, Rule
 
 __all__ = [
     "check_rule",
@@ -67,7 +66,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _budget(config: pytest.Config, secrets: tuple[str, ...]) -> Budget:
-    from transport.conformance._harness import Budget  # noqa: PLC0415 - Hypothesis on use
+    from transport.conformance import Budget  # noqa: PLC0415 - Hypothesis on use
 
     return Budget(
         scale=config.getoption("--conformance-scale"),
@@ -77,7 +76,7 @@ def _budget(config: pytest.Config, secrets: tuple[str, ...]) -> Budget:
 
 
 def _client(config: pytest.Config) -> Any:
-    from transport.conformance._http import open_client  # noqa: PLC0415 - Hypothesis on use
+    from transport.conformance import open_client  # noqa: PLC0415 - Hypothesis on use
 
     client = open_client(config.getoption("--conformance-timeout"))
     config.stash[_CLIENTS].append(client)
@@ -93,7 +92,7 @@ def _endpoint_params(config: pytest.Config) -> list[Any]:
         raise pytest.UsageError(
             f"--conformance-endpoint needs --conformance-token or ${_TOKEN_ENV}"
         )
-    from transport.conformance.endpoint import (  # noqa: PLC0415 - Hypothesis on use
+    from transport.conformance import (  # noqa: PLC0415 - Hypothesis on use
         EndpointTarget,
         endpoint_rules,
     )
@@ -107,7 +106,7 @@ def _events_params(config: pytest.Config) -> list[Any]:
     url = config.getoption("--conformance-events")
     if not url:
         return [pytest.param(None, marks=pytest.mark.skip(reason="no --conformance-events"))]
-    from transport.conformance.events import (  # noqa: PLC0415 - Hypothesis on use
+    from transport.conformance import (  # noqa: PLC0415 - Hypothesis on use
         events_rules,
         events_target,
         hidden_parts,
@@ -138,7 +137,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def check_rule(parameter: tuple[Rule[Any], Budget]) -> None:
     """Run one rule; fail the test with its counterexample, or skip saying why."""
-    from transport.conformance._harness import run_rule  # noqa: PLC0415 - Hypothesis on use
+    from transport.conformance import run_rule  # noqa: PLC0415 - Hypothesis on use
 
     rule, budget = parameter
     outcome = run_rule(rule, budget)
