@@ -3,10 +3,11 @@
 The bridge knows the request's correlation id; the provider knows how far a download
 got. While the bridge dispatches a request it installs a sink for the task
 (:func:`progress_to`); the provider calls :func:`report_progress` and needs to know
-nothing of the bus. The bridge publishes each report as
-``bus.inference.model.ensure.progress`` under the request's correlation id (**decided**:
-the eight events carry no progress; ``asm inference model-ensure`` draws its bar from
-these)::
+nothing of the bus. The bridge publishes each report under the request's correlation id
+as ``bus.inference.model.ensure.progress`` (a model pull) or
+``bus.inference.install.progress`` (an install's steps) — **decided**: the eight events
+carry no progress; ``asm inference model-ensure`` draws its bar from these, and ``asm
+inference install`` prints a line per step::
 
     with progress_to(sink):
         await provider.ensure_model(request)  # calls report_progress(...) as it pulls

@@ -1,7 +1,7 @@
 """The two commands: ``asm`` (:mod:`actors.cli.main`) and ``bus-integration-inference``.
 
 One module per command group (``serve``, ``query``, ``endpoint``, ``providers``,
-``tokens``, ``events``, ``inference``, ``conformance``); exit codes and the option
+``tokens``, ``events``, ``inference``, ``conformance``, ``doctor``); exit codes and the option
 parsers they share are defined once, in :mod:`actors.cli.common`::
 
     >>> from actors.cli import main
