@@ -75,13 +75,17 @@ def serving(tmp_path: Path, store: str, *, deltas: int, delay_ms: int) -> Iterat
     env = _environ(tmp_path)
     argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state)]
     argv += ["--store", store, "--config", str(config)]
-    process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    )
+    # Its log (a line per request, and this run makes thousands) goes to a file: a pipe
+    # nobody reads until the end would fill, and the server would block writing to it.
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=ROOT
+        )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert line.startswith("asm: serving on "), process.communicate(timeout=30)
+        assert line.startswith("asm: serving on "), log.read_text()
         yield Served(process, line.split()[-1], state, env)
     finally:
         if process.poll() is None:
