@@ -13,10 +13,12 @@ payload ``{"model", "status", "completed", "total"}`` (bytes, summed over the la
 The bar appears with the first progress event (a dry run or a model already present
 shows none) and stays on the screen once closed. An install's
 ``bus.inference.install.progress`` events (``{"action", "step", "steps", "status",
-"seconds"}``) become one line each (:class:`InstallSteps`)::
+"seconds"}``, and while the download prints: ``"output"``, its latest line, and
+``"percent"``) become one line each (:class:`InstallSteps`)::
 
     asm inference install: [2/7] download-runtime started
-    asm inference install: [2/7] download-runtime running (5.0 s)
+    asm inference install: [2/7] download-runtime running (1.0 s): >>> Downloading Linux bundle
+    asm inference install: [2/7] download-runtime running (5.0 s): 42.5%
     asm inference install: [2/7] download-runtime done (12.3 s)
 
 A payload that is not progress is skipped (and an action or status that is not a plain
@@ -33,7 +35,7 @@ from typing import Final, Literal, TextIO
 import msgspec
 from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
-__all__ = ["InstallStep", "InstallSteps", "Progress", "PullProgressBar"]
+__all__ = ["OUTPUT_SHOWN", "InstallStep", "InstallSteps", "Progress", "PullProgressBar"]
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,9 +121,13 @@ class InstallStep(msgspec.Struct, frozen=True, kw_only=True):
     steps: int
     status: Literal["started", "running", "done", "failed"]
     seconds: float | None = None
+    output: str = ""
+    percent: float | None = None
 
 
 _STEP: Final = msgspec.json.Decoder(InstallStep)
+OUTPUT_SHOWN: Final = 160
+"""The most of a step's ``output`` line a step line shows, in characters."""
 _ACTION_OK: Final = re.compile(r"[a-z][a-z0-9-]{0,63}").fullmatch
 
 
@@ -146,4 +152,8 @@ class InstallSteps:
             return
         took = "" if step.seconds is None else f" ({step.seconds:.1f} s)"
         line = f"{self._prefix}: [{step.step}/{step.steps}] {step.action} {step.status}{took}"
+        if step.percent is not None and 0 <= step.percent <= 100:
+            line += f": {step.percent:.1f}%"
+        elif said := "".join(c for c in step.output if c.isprintable()).strip()[:OUTPUT_SHOWN]:
+            line += f": {said}"
         print(line, file=self._stream, flush=True)

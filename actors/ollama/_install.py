@@ -15,7 +15,10 @@ A failing action ends the install with :class:`InstallFailed` naming the action 
 command's last words; the node's state says ``installing``, ``failed`` or ``ready``. Each
 executed action is reported as it starts and ends (:func:`actors.bus.report_progress`,
 published as ``bus.inference.install.progress``), and a long one (the download) every
-:data:`PROGRESS_EVERY` seconds while it runs, so the operator sees it is alive::
+:data:`PROGRESS_EVERY` seconds while it runs, so the operator sees it is alive. What the
+download prints as it goes (the installer's status lines, curl's progress bar) is
+reported too, at most every :data:`OUTPUT_EVERY` seconds: the latest line as ``output``,
+and the percentage in it as ``percent``::
 
     installer = Installer(access, runtimes, request, environ)
     actions = await installer.run(state)  # or: plan = await installer.plan()
@@ -23,6 +26,7 @@ published as ``bus.inference.install.progress``), and a long one (the download) 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -30,7 +34,7 @@ import trio
 
 from actors.bus import report_progress
 from actors.ollama._node import PROBE_TIMEOUT, NodeAccess, NodeState
-from actors.ollama.runners import RunnerError
+from actors.ollama.runners import OutputSink, RunnerError
 from actors.ollama.runtime import RuntimeSupervisor
 from contracts.inference import (
     Action,
@@ -53,6 +57,8 @@ STEP_TIMEOUT: Final = 60.0
 READY_POLL: Final = 0.2
 PROGRESS_EVERY: Final = 5.0
 """Seconds between the ``running`` reports of an action still under way."""
+OUTPUT_EVERY: Final = 1.0
+"""At most this often, a ``running`` report carries the download's latest output line."""
 NOTHING_TO_DO: Final[list[Action]] = ["check-runtime"]
 _RUNTIME_KEYS: Final = ("OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH")
 
@@ -166,10 +172,11 @@ class Installer:
             started = trio.current_time()
             await report_progress({**progress, "status": "started"})
             failure: InstallFailed | None = None
+            watch = _Watch(progress, started)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_keep_reporting, progress, started)
+                nursery.start_soon(watch.keep_reporting)
                 try:
-                    await self._take(action)
+                    await self._take(action, watch.saw)
                 except InstallFailed as error:
                     failure = error  # raised below, not wrapped in the nursery's group
                 finally:
@@ -181,12 +188,12 @@ class Installer:
             taken.append(action)
         return taken
 
-    async def _take(self, action: Action) -> None:
+    async def _take(self, action: Action, output: OutputSink) -> None:
         node, wish = self._access.node, self.wish
         match action:
             case "download-runtime":
-                command = node.installer()
-                await self._run(action, ["sh", "-c", command], limit=INSTALL_TIMEOUT)
+                command = ["sh", "-c", node.installer()]
+                await self._run(action, command, limit=INSTALL_TIMEOUT, on_output=output)
             case "install-runtime":
                 if not await self._access.installed():
                     raise InstallFailed(f"install-runtime: {node.ollama_executable} does not run")
@@ -246,9 +253,11 @@ class Installer:
         *,
         stdin: bytes | None = None,
         limit: float = STEP_TIMEOUT,
+        on_output: OutputSink | None = None,
     ) -> None:
+        runner = self._access.runner
         try:
-            result = await self._access.runner.run(argv, stdin=stdin, timeout=limit)
+            result = await runner.run(argv, stdin=stdin, timeout=limit, on_output=on_output)
         except RunnerError as error:
             raise InstallFailed(f"{action}: {error}") from None
         if result.exit_code != 0:
@@ -256,11 +265,44 @@ class Installer:
             raise InstallFailed(f"{action}: exited {result.exit_code}: {last[0][:300]}")
 
 
-async def _keep_reporting(progress: Mapping[str, object], started: float) -> None:
-    """Report ``running`` every :data:`PROGRESS_EVERY` seconds until cancelled."""
-    while True:
-        await trio.sleep(PROGRESS_EVERY)
-        await report_progress({**progress, "status": "running", **_elapsed(started)})
+class _Watch:
+    """One action under way: the last line it printed, and the ``running`` reports."""
+
+    def __init__(self, progress: Mapping[str, object], started: float) -> None:
+        self._progress = progress
+        self._started = started
+        self._latest: str | None = None
+        self._reported: str | None = None
+
+    def saw(self, line: str) -> None:
+        """An :data:`~actors.ollama.runners.OutputSink`: remember the latest line."""
+        self._latest = line
+
+    async def keep_reporting(self) -> None:
+        """Report ``running`` when there is a new line (at most every
+        :data:`OUTPUT_EVERY` s), and every :data:`PROGRESS_EVERY` s anyway, until
+        cancelled."""
+        last = trio.current_time()
+        while True:
+            await trio.sleep(min(OUTPUT_EVERY, PROGRESS_EVERY))
+            fresh = self._latest != self._reported
+            if not fresh and trio.current_time() - last < PROGRESS_EVERY:
+                continue
+            report = {**self._progress, "status": "running", **_elapsed(self._started)}
+            if self._latest is not None:
+                report |= _output(self._latest)
+            self._reported, last = self._latest, trio.current_time()
+            await report_progress(report)
+
+
+def _output(line: str) -> dict[str, object]:
+    """``line`` as ``output``, with the last percentage in it (0-100) as ``percent``."""
+    found: dict[str, object] = {"output": line}
+    percents = [float(p) for p in _PERCENT.findall(line) if float(p) <= 100]
+    return found | {"percent": percents[-1]} if percents else found
+
+
+_PERCENT: Final = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?%")
 
 
 def _elapsed(started: float) -> dict[str, float]:

@@ -12,7 +12,13 @@ A command runs as the leader of its own process group (:mod:`actors.processes.ch
 When it exits, what it left running in its group is killed; a command that must leave a
 service behind hands it to systemd. When it outlives ``timeout`` or its caller is
 cancelled, the shutdown ladder kills the whole group, and the group is reaped before
-:meth:`Runner.run` returns or raises. Each stream keeps its last 64 KiB.
+:meth:`Runner.run` returns or raises. Each stream keeps its last 64 KiB. A caller that
+wants the output while the command runs (an installer's download progress) passes
+``on_output``: it is called with each line of stdout and stderr as it arrives, a line
+ending at a newline or at a carriage return (a progress bar redrawing itself), and with
+the line still being written as it stands whenever the output pauses::
+
+    await runner.run(["sh", "-c", installer], timeout=900, on_output=latest.append)
 
 :class:`SshRunner` runs the system's OpenSSH client as that command, so the remote side
 ends when the local ``ssh`` does. Its key comes from a secret reference and lives in a
@@ -22,8 +28,10 @@ result or an error.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -36,9 +44,11 @@ from actors.processes import Ladder, StderrTail, reap, spawn
 from contracts.nodes import NodeSettings
 
 __all__ = [
+    "LINE_LIMIT",
     "OUTPUT_LIMIT",
     "CommandResult",
     "LocalRunner",
+    "OutputSink",
     "Runner",
     "RunnerError",
     "SshRunner",
@@ -53,6 +63,13 @@ OUTPUT_LIMIT: Final = 64 * 1024
 _LADDER: Final = Ladder(voluntary=0.1, terminate=2.0)
 # The group is dead by then, but a process that left it may still hold a pipe open.
 _DRAIN_GRACE: Final = 1.0
+
+
+OutputSink = Callable[[str], None]
+"""Called with each line of a running command's output (see the module docs)."""
+
+LINE_LIMIT: Final = 400
+"""The longest line an :data:`OutputSink` is given, in characters; the rest is cut."""
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,6 +96,7 @@ class Runner(Protocol):
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,  # noqa: ASYNC109 - a timeout is a RunnerError, not a cancel
+        on_output: OutputSink | None = None,
     ) -> CommandResult:
         """Run ``argv`` (a program, not a shell line) to its end; see the module docs."""
         ...
@@ -99,6 +117,7 @@ class LocalRunner:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,  # noqa: ASYNC109 - a timeout is a RunnerError, not a cancel
+        on_output: OutputSink | None = None,
     ) -> CommandResult:
         if not argv:
             raise ValueError("argv is empty")
@@ -109,6 +128,7 @@ class LocalRunner:
             stdin=stdin,
             time_limit=timeout,
             what=f"{argv[0]!r} on {self.description}",
+            on_output=on_output,
         )
 
 
@@ -148,16 +168,20 @@ class SshRunner:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,  # noqa: ASYNC109 - a timeout is a RunnerError, not a cancel
+        on_output: OutputSink | None = None,
     ) -> CommandResult:
         command = remote_command(argv, env or {})
         what = f"{argv[0]!r} on {self.description}"
         if self._key_secret is None:
-            return await self._ssh_run(None, command, stdin, timeout, what)
+            return await self._ssh_run(None, command, stdin, timeout, what, on_output=on_output)
         private_key = self._resolver.resolve(self._key_secret)
         with key_file(private_key) as identity:
             hidden = hidden_values(private_key, identity)
+            scrubbed = _scrubbing(on_output, hidden)
             try:
-                result = await self._ssh_run(identity, command, stdin, timeout, what)
+                result = await self._ssh_run(
+                    identity, command, stdin, timeout, what, on_output=scrubbed
+                )
             except RunnerError as error:
                 raise RunnerError(scrub(str(error), hidden)) from None
         return CommandResult(
@@ -167,7 +191,14 @@ class SshRunner:
         )
 
     async def _ssh_run(
-        self, identity: Path | None, command: str, stdin: bytes | None, seconds: float, what: str
+        self,
+        identity: Path | None,
+        command: str,
+        stdin: bytes | None,
+        seconds: float,
+        what: str,
+        *,
+        on_output: OutputSink | None,
     ) -> CommandResult:
         argv = ssh_argv(
             self._ssh,
@@ -178,7 +209,13 @@ class SshRunner:
             command=command,
         )
         return await _run(
-            argv, env=self._environ, cwd="/", stdin=stdin, time_limit=seconds, what=what
+            argv,
+            env=self._environ,
+            cwd="/",
+            stdin=stdin,
+            time_limit=seconds,
+            what=what,
+            on_output=on_output,
         )
 
 
@@ -199,6 +236,7 @@ async def _run(
     stdin: bytes | None,
     time_limit: float,
     what: str,
+    on_output: OutputSink | None = None,
 ) -> CommandResult:
     """Spawn ``argv``, feed and drain it, and reap its group: on exit, timeout or cancel."""
     try:
@@ -207,10 +245,12 @@ async def _run(
         # Only the program is named: the rest of argv may be a key file's path.
         raise RunnerError(f"{what}: cannot start {argv[0]!r}: {error.strerror}") from None
     stdout, stderr = StderrTail(OUTPUT_LIMIT), StderrTail(OUTPUT_LIMIT)
+    out_lines = None if on_output is None else _Lines(on_output).feed
+    err_lines = None if on_output is None else _Lines(on_output).feed
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(stdout.drain, child.stdout)
-            nursery.start_soon(stderr.drain, child.stderr)
+            nursery.start_soon(stdout.drain, child.stdout, out_lines)
+            nursery.start_soon(stderr.drain, child.stderr, err_lines)
             nursery.start_soon(_feed, child.stdin, stdin)
             with trio.move_on_after(time_limit) as deadline:
                 await trio.lowlevel.wait_readable(child.pidfd)
@@ -225,6 +265,46 @@ async def _run(
             f"{what}: did not finish within {time_limit:g} s; its process group was killed"
         )
     return CommandResult(exit_code=exit_code, stdout=stdout.text(), stderr=stderr.text())
+
+
+class _Lines:
+    """Cuts a stream's chunks into lines for an :data:`OutputSink`.
+
+    A line ends at ``\\n`` or ``\\r``; the line still being written is given as it stands
+    at the end of each chunk too (curl redraws its bar as ``\\r####  42.0%`` and ends
+    that line only with the next redraw), and again once it ends. Each line is decoded as
+    UTF-8 (bad bytes replaced), stripped of terminal escapes and other unprintable
+    characters and cut to :data:`LINE_LIMIT`; blank lines are skipped.
+    """
+
+    def __init__(self, sink: OutputSink) -> None:
+        self._sink = sink
+        self._partial = bytearray()
+
+    def feed(self, chunk: bytes | bytearray) -> None:
+        self._partial += chunk
+        *lines, rest = _LINE_END.split(bytes(self._partial))
+        self._partial = bytearray(rest[-4 * LINE_LIMIT :])
+        for raw in lines:
+            self._give(raw.decode("utf-8", errors="replace"))
+        # The line being written may stop inside a character: leave that one out for now.
+        self._give(codecs.getincrementaldecoder("utf-8")("replace").decode(rest))
+
+    def _give(self, text: str) -> None:
+        line = "".join(c for c in _ESCAPE.sub("", text) if c.isprintable()).strip()
+        if line:
+            self._sink(line[:LINE_LIMIT])
+
+
+_LINE_END: Final = re.compile(rb"\r\n?|\n")
+_ESCAPE: Final = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
+def _scrubbing(sink: OutputSink | None, hidden: Sequence[str]) -> OutputSink | None:
+    """``sink``, given each line with ``hidden`` values scrubbed out."""
+    if sink is None:
+        return None
+    return lambda line: sink(scrub(line, hidden))
 
 
 async def _feed(stream: trio.abc.SendStream, data: bytes | None) -> None:

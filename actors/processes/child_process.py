@@ -32,7 +32,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -287,9 +287,15 @@ class StderrTail:
         self._limit = limit
         self._tail = bytearray()
 
-    async def drain(self, stream: trio.abc.ReceiveStream) -> None:
-        """Read ``stream`` to EOF, keeping only its tail."""
+    async def drain(
+        self,
+        stream: trio.abc.ReceiveStream,
+        on_chunk: Callable[[bytes | bytearray], None] | None = None,
+    ) -> None:
+        """Read ``stream`` to EOF, keeping only its tail; ``on_chunk`` sees every chunk."""
         while chunk := await stream.receive_some(_CHUNK):
+            if on_chunk is not None:
+                on_chunk(chunk)
             self._tail += chunk
             if len(self._tail) > self._limit:
                 del self._tail[: len(self._tail) - self._limit]

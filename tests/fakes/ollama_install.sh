@@ -9,7 +9,9 @@
 #   OLLAMA_VERSION                  pin, as the real installer reads it: the installed
 #                                   ollama then reports this version (FAKE_OLLAMA_VERSION).
 #   FAKE_OLLAMA_INSTALL_FAIL=1      the download fails: an ERROR line, exit 1, no binary.
-#   FAKE_OLLAMA_INSTALL_DELAY_MS    a pause while "downloading" (default 0).
+#   FAKE_OLLAMA_INSTALL_DELAY_MS    how long the "download" takes (default 0); it draws
+#                                   curl's --progress-bar on stderr as it goes, redrawn
+#                                   with carriage returns (25%, 50%, 75%, 100%).
 set -eu
 
 status() { echo ">>> $*" >&2; }
@@ -24,7 +26,15 @@ status "Installing ollama to $PREFIX"
 mkdir -p "$PREFIX/bin" "$PREFIX/lib/ollama"
 status "Downloading Linux amd64 bundle${OLLAMA_VERSION:+ (version $OLLAMA_VERSION)}"
 delay=${FAKE_OLLAMA_INSTALL_DELAY_MS:-0}
-[ "$delay" -eq 0 ] || sleep "$(awk "BEGIN { print $delay / 1000 }")"
+quarter=$(awk "BEGIN { print $delay / 4000 }")
+for bar in '##########                               25.0%' \
+           '####################                     50.0%' \
+           '##############################           75.0%' \
+           '######################################## 100.0%'; do
+    [ "$delay" -eq 0 ] || sleep "$quarter"
+    printf '\r%s' "$bar" >&2
+done
+printf '\n' >&2
 if [ "${FAKE_OLLAMA_INSTALL_FAIL:-}" = "1" ]; then
     error "curl: (22) The requested URL returned error: 503"
 fi

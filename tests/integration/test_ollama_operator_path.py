@@ -5,6 +5,7 @@ fake one, installed by the fake installer into a temporary prefix and run as a s
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,8 @@ def serving(tmp_path: Path, port: int) -> Iterator[dict[str, str]]:
         "ready_timeout = 20.0\n"
     )
     state = tmp_path / "state"
-    env = environ(tmp_path, FAKE_OLLAMA_PULL_DELAY_MS="60")
+    # The fake download takes 2.4 s, its bar reaching 25, 50, 75 and 100 % on the way.
+    env = environ(tmp_path, FAKE_OLLAMA_PULL_DELAY_MS="60", FAKE_OLLAMA_INSTALL_DELAY_MS="2400")
     argv = [ASM, "serve", "--bind", "127.0.0.1:0", "--state-dir", str(state)]
     argv += ["--config", str(tmp_path / "asm.toml")]
     server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
@@ -94,8 +96,14 @@ def test_install_ensure_status_verify_through_asm_serve(tmp_path: Path) -> None:
         assert "install-runtime" in plan["actions"] and "wait-ready" in plan["actions"]
         assert not (tmp_path / "prefix").exists() and not is_listening(port)
 
-        code, done, _ = asm_inference(env, "install", *listen, "--execute", "--confirm")
+        execute = ["--execute", "--confirm", "--progress"]
+        code, done, stderr = asm_inference(env, "install", *listen, *execute)
         assert code == 0 and done["runtime_status"] == "ready", done
+        # The installer's own progress, as it prints it: a percentage before the end.
+        download = [line for line in stderr.splitlines() if "download-runtime" in line]
+        assert download[0].endswith("download-runtime started"), stderr
+        assert re.search(r"running \(\d+\.\d s\): (25|50|75)\.0%$", "\n".join(download), re.M)
+        assert re.search(r"download-runtime done \(\d+\.\d s\)$", download[-1]), stderr
         assert runtime_env(port)["OLLAMA_CONTEXT_LENGTH"] == "8192"
 
         ensure = ["model-ensure", "--model", SMALL_MODEL]

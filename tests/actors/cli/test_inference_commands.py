@@ -297,11 +297,20 @@ async def test_model_ensure_draws_no_bar_off_a_terminal_or_when_told_not_to(
 
 # --- install and its step lines -------------------------------------------------------------
 
+DOWNLOADING: dict[str, Any] = {
+    "action": "download-runtime",
+    "step": 2,
+    "steps": 3,
+    "status": "running",
+}
 STEPS: list[dict[str, Any]] = [
     {"action": "check-runtime", "step": 1, "steps": 3, "status": "started"},
     {"action": "check-runtime", "step": 1, "steps": 3, "status": "done", "seconds": 0.0},
     {"action": "download-runtime", "step": 2, "steps": 3, "status": "started"},
     {"action": "download-runtime", "step": 2, "steps": 3, "status": "running", "seconds": 5.0},
+    {**DOWNLOADING, "seconds": 6.0, "output": ">>> Downloading Linux amd64 bundle"},
+    {**DOWNLOADING, "seconds": 7.0, "output": "#####       42.5%", "percent": 42.5},
+    {**DOWNLOADING, "seconds": 8.0, "output": "\x1b[2Jwiped\x07"},  # shown printable only
     {"action": "download-runtime", "step": 2, "steps": 3, "status": "done", "seconds": 12.34},
     {"action": "wait-ready\x1b[2J", "step": 3, "steps": 3, "status": "started"},  # not a word
     {"model": "not install progress"},
@@ -322,6 +331,10 @@ async def test_install_prints_each_step_on_stderr_as_it_starts_and_ends(
         "asm inference install: [1/3] check-runtime done (0.0 s)",
         "asm inference install: [2/3] download-runtime started",
         "asm inference install: [2/3] download-runtime running (5.0 s)",
+        "asm inference install: [2/3] download-runtime running (6.0 s):"
+        " >>> Downloading Linux amd64 bundle",
+        "asm inference install: [2/3] download-runtime running (7.0 s): 42.5%",
+        "asm inference install: [2/3] download-runtime running (8.0 s): [2Jwiped",
         "asm inference install: [2/3] download-runtime done (12.3 s)",
         "asm inference install: [3/3] wait-ready done (0.2 s)",
     ]

@@ -269,3 +269,30 @@ async def test_a_long_action_reports_running_while_it_lasts(
     download = [r["status"] for r in reports if r["action"] == "download-runtime"]
     assert download[0] == "started" and download[-1] == "done"
     assert download.count("running") >= 2
+
+
+async def test_the_download_reports_what_the_installer_prints_as_it_prints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fake installer prints its status line, then curl's bar at 25, 50, 75 and 100 %
+    (200 ms apart): the reports carry each as it comes, before the download is done."""
+    monkeypatch.setattr(_install, "OUTPUT_EVERY", 0.02)
+    monkeypatch.setattr(_install, "PROGRESS_EVERY", 3600.0)  # no heartbeat: output only
+    port = free_port()
+    env = environ(tmp_path, FAKE_OLLAMA_INSTALL_DELAY_MS="800")
+    ollama = provider({"node-1": installable_node(tmp_path, port)}, tmp_path, env)
+    done, reports = await _install_reporting(
+        ollama, runtime={"listen": f"127.0.0.1:{port}"}, dry_run=False, confirm=True
+    )
+    assert done.ok, done.diagnostics
+    download = [r for r in reports if r["action"] == "download-runtime"]
+    running = [r for r in download if r["status"] == "running"]
+    assert download[-1]["status"] == "done"
+    assert running[0]["output"] == ">>> Downloading Linux amd64 bundle"
+    assert "percent" not in running[0]
+    percents = [r["percent"] for r in running if "percent" in r]
+    assert {25.0, 50.0, 75.0} <= set(percents), running
+    assert percents == sorted(percents)
+    assert all(str(r["output"]).endswith(f"{r['percent']}%") for r in running if "percent" in r)
+    outputs = [r["output"] for r in running]
+    assert len(outputs) == len(set(outputs))  # a line is reported once, not at every tick

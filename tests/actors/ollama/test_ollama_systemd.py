@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.ollama import CommandResult, RuntimeSupervisor
+from actors.ollama import CommandResult, OutputSink, RuntimeSupervisor
 from actors.ollama._install import Installer
 from actors.ollama._node import NodeAccess
 from contracts.inference import (
@@ -41,6 +41,7 @@ class RecordingRunner:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,  # noqa: ASYNC109 - the Runner Protocol's signature
+        on_output: OutputSink | None = None,
     ) -> CommandResult:
         self.calls.append((list(argv), stdin))
         installed = any("install.sh" in " ".join(call) for call, _ in self.calls[:-1])

@@ -24,6 +24,7 @@ from actors.ollama import (
     runner_for,
 )
 from actors.ollama._ssh import remote_command
+from actors.ollama.runners import LINE_LIMIT, _Lines
 from contracts.nodes import NodeSettings
 from tests.processes import alive, gone_within
 
@@ -51,6 +52,70 @@ async def _appeared(path: Path) -> None:
 async def test_a_non_zero_exit_is_a_result_with_both_streams() -> None:
     result = await LocalRunner(ENV).run(["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert result == CommandResult(exit_code=3, stdout="out\n", stderr="err\n")
+
+
+async def test_each_line_reaches_on_output_while_the_command_still_runs(tmp_path: Path) -> None:
+    """The first lines arrive before the command ends: it waits for a file the test
+    writes only once it has seen them."""
+    go = tmp_path / "go"
+    script = (
+        f"echo '>>> one'; printf '10%%\\r20%%\\r' >&2; while [ ! -e {go} ]; do sleep 0.01; done"
+    )
+    lines: list[str] = []
+
+    def seen(line: str) -> None:
+        lines.append(line)
+        if len(lines) == 3:
+            go.touch()
+
+    with trio.fail_after(10):
+        result = await LocalRunner(ENV).run(["sh", "-c", script], on_output=seen)
+    assert result.exit_code == 0
+    assert sorted(lines) == sorted([">>> one", "10%", "20%"])
+
+
+@given(
+    lines=st.lists(st.text(st.characters(codec="utf-8", categories=["L", "N", "P"]), min_size=1)),
+    ends=st.data(),
+    cut=st.integers(1, 7),
+)
+def test_a_line_ends_at_a_newline_or_a_carriage_return(
+    lines: list[str], ends: st.DataObject, cut: int
+) -> None:
+    """What a command prints reaches ``on_output`` line by line, however it is chunked,
+    whichever of ``\\n``, ``\\r`` or ``\\r\\n`` ends each line; blank lines are skipped.
+    Between them come the lines still being written, each a start of the line it becomes."""
+    stream = b"".join(
+        line.encode() + ends.draw(st.sampled_from([b"\n", b"\r", b"\r\n", b"\n\n"]))
+        for line in lines
+    )
+    seen: list[str] = []
+    feed = _Lines(seen.append).feed
+    for start in range(0, len(stream), cut):
+        feed(stream[start : start + cut])
+    expected = [line.strip()[:LINE_LIMIT] for line in lines if line.strip()]
+    at = 0
+    for line in seen:  # a start of the line being written, never of one already past
+        while at < len(expected) and not expected[at].startswith(line):
+            at += 1
+        assert at < len(expected), f"{line!r} was not printed (or not in this order)"
+    finished = iter(seen)
+    assert all(any(line == given for given in finished) for line in expected), (seen, expected)
+
+
+@pytest.mark.parametrize(
+    ("printed", "given"),
+    [
+        (b"\x1b[1m>>> bold\x1b[0m\n", ">>> bold"),
+        (b"bell\x07 and nul\x00\n", "bell and nul"),
+        (b"\xff\xfe bytes\n", "\ufffd\ufffd bytes"),
+        (b"x" * (LINE_LIMIT + 50) + b"\n", "x" * LINE_LIMIT),
+    ],
+)
+def test_a_line_given_to_on_output_is_printable_and_bounded(printed: bytes, given: str) -> None:
+    seen: list[str] = []
+    _Lines(seen.append).feed(printed)
+    assert seen == [given]
 
 
 async def test_stdin_is_passed_and_closed() -> None:
@@ -211,6 +276,13 @@ async def test_the_remote_output_is_scrubbed_of_the_key(tmp_path: Path) -> None:
     leak = KEY.splitlines()[1]
     result = await _ssh(tmp_path).run(["echo", f"oops {leak}"])
     assert result.stdout == "oops ***\n"
+
+
+async def test_the_remote_output_is_scrubbed_of_the_key_while_it_runs(tmp_path: Path) -> None:
+    leak = KEY.splitlines()[1]
+    lines: list[str] = []
+    await _ssh(tmp_path).run(["echo", f"oops {leak}"], on_output=lines.append)
+    assert lines == ["oops ***"]
 
 
 async def test_a_timed_out_ssh_names_neither_key_nor_path(tmp_path: Path) -> None:
