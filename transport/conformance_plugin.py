@@ -4,16 +4,17 @@ Installed with asm-trio (entry point ``asm_conformance``), it adds options and n
 else until they are given (it imports Hypothesis only then, so a pytest run without
 the ``conformance`` extra is unaffected). Run the shipped suite against a target::
 
-    pytest --pyargs transport.conformance.suite \\
-        --conformance-endpoint http://127.0.0.1:8787/leases/L/v1 --conformance-token T
+    ASM_CONFORMANCE_TOKEN=... pytest --pyargs transport.conformance.suite \\
+        --conformance-endpoint http://127.0.0.1:8787/leases/L/v1
     pytest --pyargs transport.conformance.suite \\
         --conformance-events http://127.0.0.1:8787 --conformance-token-file tokens.txt
 
 or request the ``endpoint_rule`` / ``events_rule`` fixtures from your own test module
 and call :func:`check_rule`. A failing rule fails its test with the counterexample; a
 rule that cannot run against the target (a precondition) is skipped, saying why. The
-token may also come from ``$ASM_CONFORMANCE_TOKEN``, so that it stays off the command
-line.
+endpoint's token comes from ``$ASM_CONFORMANCE_TOKEN`` or from a file
+(``--conformance-endpoint-token-file``), never from the command line, where ``ps`` shows
+it to every user: ``--conformance-token`` is refused, saying so.
 
 It lives beside :mod:`transport.conformance`, not inside it, and imports the harness
 (through its facade) only once an option is used: importing a module of that package
@@ -24,6 +25,7 @@ environment without the ``conformance`` extra
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +50,13 @@ _CLIENTS = pytest.StashKey[list[Any]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("asm-conformance", "asm conformance: contract rules vs a target")
     group.addoption("--conformance-endpoint", metavar="URL", help="an endpoint's OpenAI base URL")
-    group.addoption("--conformance-token", metavar="TOKEN", help=f"its bearer (or ${_TOKEN_ENV})")
+    group.addoption(
+        "--conformance-endpoint-token-file",
+        metavar="FILE",
+        help=f"its bearer, on one line (default: ${_TOKEN_ENV})",
+    )
+    # Refused when given: a token in the arguments is visible to every user in `ps`.
+    group.addoption("--conformance-token", help=argparse.SUPPRESS)
     group.addoption("--conformance-events", metavar="URL", help="a Bus Events API origin")
     group.addoption("--conformance-token-file", metavar="FILE", help="its tokens, one per line")
     group.addoption("--conformance-scale", type=float, default=1.0, help="example count factor")
@@ -57,6 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--conformance-token") is not None:
+        raise pytest.UsageError(
+            "--conformance-token puts the token on the command line, where `ps` shows it to"
+            f" every user; give it in ${_TOKEN_ENV} or --conformance-endpoint-token-file FILE"
+        )
     config.stash[_CLIENTS] = []
 
 
@@ -87,11 +100,7 @@ def _endpoint_params(config: pytest.Config) -> list[Any]:
     url = config.getoption("--conformance-endpoint")
     if not url:
         return [pytest.param(None, marks=pytest.mark.skip(reason="no --conformance-endpoint"))]
-    token = config.getoption("--conformance-token") or os.environ.get(_TOKEN_ENV)
-    if not token:
-        raise pytest.UsageError(
-            f"--conformance-endpoint needs --conformance-token or ${_TOKEN_ENV}"
-        )
+    token = _endpoint_token(config)
     from transport.conformance import (  # noqa: PLC0415 - Hypothesis on use
         EndpointTarget,
         endpoint_rules,
@@ -100,6 +109,25 @@ def _endpoint_params(config: pytest.Config) -> list[Any]:
     budget = _budget(config, (token,))
     target = EndpointTarget(url.rstrip("/"), token, _client(config))
     return [pytest.param((rule, budget), id=rule.name) for rule in endpoint_rules(target)]
+
+
+def _endpoint_token(config: pytest.Config) -> str:
+    path = config.getoption("--conformance-endpoint-token-file")
+    if not path:
+        token = os.environ.get(_TOKEN_ENV, "").strip()
+        if not token:
+            raise pytest.UsageError(
+                f"--conformance-endpoint needs ${_TOKEN_ENV} or --conformance-endpoint-token-file"
+            )
+        return token
+    try:
+        lines = Path(path).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise pytest.UsageError(f"--conformance-endpoint-token-file {path}: {reason}") from None
+    if len(lines) != 1:
+        raise pytest.UsageError(f"--conformance-endpoint-token-file {path}: one token, one line")
+    return lines[0]
 
 
 def _events_params(config: pytest.Config) -> list[Any]:

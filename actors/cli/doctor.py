@@ -25,8 +25,9 @@ stay tolerant), a node whose Ollama API does not answer (the bus installs and st
 The executable, version and login come from ``asm providers`` (:func:`probe`). The
 upstream check is one GET, without credentials or redirects, within :data:`NETWORK_TIMEOUT_S`,
 of the base URL the CLI would use (its variable, e.g. ``ANTHROPIC_BASE_URL``, in the session
-environment; codex's ``model_providers.<p>.base_url`` in ``extra_args``; else :data:`UPSTREAMS`):
-any HTTP status counts as answering. Nothing is written.
+environment; codex's ``model_providers.<p>.base_url`` in ``extra_args``; else the
+profile's ``default_upstream``): any HTTP status counts as answering. The verified version
+is the profile's ``verified_version``. Nothing is written.
 """
 
 from __future__ import annotations
@@ -61,8 +62,6 @@ from transport.event_log import StoreSpecError, check_store, store_label
 
 __all__ = [
     "NETWORK_TIMEOUT_S",
-    "UPSTREAMS",
-    "VERIFIED_VERSIONS",
     "Check",
     "DoctorReport",
     "add_doctor_parser",
@@ -71,21 +70,6 @@ __all__ = [
 
 NETWORK_TIMEOUT_S: Final = 5.0
 
-VERIFIED_VERSIONS: Final[Mapping[str, str]] = {
-    "claude": "2.1.197",
-    "codex": "0.169.0",
-    "gemini": "0.61.0",
-    "amp": "0.0.1790142911",
-}
-"""The CLI versions the real-CLI tests ran (PROVIDERS.md, the Makefile's pins)."""
-
-UPSTREAMS: Final[Mapping[str, str]] = {
-    "claude": "https://api.anthropic.com",
-    "codex": "https://api.openai.com/v1",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "amp": "https://ampcode.com",
-}
-"""Each CLI's service when nothing points it elsewhere."""
 
 # Set, these send the CLI to a cloud console, which doctor does not check.
 _CLOUD_SWITCHES: Final = (
@@ -258,7 +242,7 @@ def _provider(provider_id: str, config: Config, environ: Mapping[str, str]) -> l
         skipped = f"not installed ({report.executable} not on PATH; not configured)"
         return [row("executable", "skip", skipped)]
     rows = [row("executable", "ok", f"{report.executable} (from {source})")]
-    verified = VERIFIED_VERSIONS[provider_id]
+    verified = cli.profile.verified_version
     if report.version is None:
         rows.append(row("version", "FAIL", "`--version` did not answer"))
     elif verified in report.version.replace("-", " ").split():
@@ -303,7 +287,7 @@ def _upstream_url(cli: CliDriver, config: Config, env: Mapping[str, str]) -> tup
         chosen = pairs.get("model_provider")
         if chosen and (base := pairs.get(f"model_providers.{chosen}.base_url")):
             return base, f"model_providers.{chosen}.base_url"
-    return UPSTREAMS[cli.profile.id], "default"
+    return cli.profile.default_upstream or "", "default"
 
 
 def _http(url: str, env: Mapping[str, str]) -> tuple[Status, str]:

@@ -71,6 +71,10 @@ class ProviderProfile(msgspec.Struct, frozen=True, kw_only=True):
     agent_surface: bool = False
     base_url_env: str | None = None
     """The variable that points the CLI at its service (named when it cannot be reached)."""
+    default_upstream: str | None = None
+    """The service the CLI talks to when nothing points it elsewhere (``asm doctor``)."""
+    verified_version: str | None = None
+    """The CLI version the real-CLI tier runs (the Makefile's pin; PROVIDERS.md)."""
     stdin_wait_seconds: float | None = None
     """How long the CLI waits for its prompt on stdin before it gives up (None: forever),
     in the input mode its driver uses. The warm pool parks a session for less than this

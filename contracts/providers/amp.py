@@ -54,6 +54,8 @@ from contracts.session import (
 __all__ = ["AMP", "DRIVER", "AmpDecoder", "AmpDriver"]
 
 AMP = ProviderProfile(
+    verified_version="0.0.1790142911",
+    default_upstream="https://ampcode.com",
     id="amp",
     display_name="Amp CLI",
     executable="amp",

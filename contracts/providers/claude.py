@@ -51,6 +51,8 @@ from contracts.session import FinishReason, SessionEvent, Usage, Warning, finish
 __all__ = ["CLAUDE", "DRIVER", "ClaudeDecoder", "ClaudeDriver"]
 
 CLAUDE = ProviderProfile(
+    verified_version="2.1.197",
+    default_upstream="https://api.anthropic.com",
     id="claude",
     display_name="Claude Code",
     executable="claude",

@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 CODEX = ProviderProfile(
+    verified_version="0.169.0",
+    default_upstream="https://api.openai.com/v1",
     id="codex",
     display_name="OpenAI Codex CLI",
     executable="codex",

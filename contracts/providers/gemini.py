@@ -72,6 +72,8 @@ __all__ = [
 ]
 
 GEMINI = ProviderProfile(
+    verified_version="0.61.0",
+    default_upstream="https://generativelanguage.googleapis.com",
     id="gemini",
     display_name="Gemini CLI",
     executable="gemini",

@@ -89,3 +89,34 @@ def test_query_without_a_provider_is_a_usage_error() -> None:
         timeout=60,
     )
     assert result.returncode == 2
+
+
+# A Ctrl-C that lands while the commands are still importing, made certain: the import of
+# actors.cli.main raises KeyboardInterrupt, as Python does when SIGINT arrives mid-import.
+_INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "actors.cli.main":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+from importlib.metadata import entry_points
+(asm,) = entry_points(group="console_scripts", name="asm")
+sys.exit(asm.load()(["--version"]))
+"""
+
+
+def test_a_ctrl_c_while_asm_starts_is_exit_130_without_a_traceback() -> None:
+    """The ``asm`` script loads its commands inside the entry point, where an interrupt is
+    caught, not at its top, where it would print a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_IMPORT],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from contracts import __version__
+from contracts.providers import profile
 from tests.fakes.fake_anthropic import FakeAnthropic
 
 ASM = str(Path(sys.executable).with_name("asm"))
@@ -342,3 +344,13 @@ def test_a_server_running_on_the_state_dir_is_named_and_its_lock_left_alone(
     assert lock.read_text() == '{"pid": 1, "base_url": null}\n'
     code, rows, _ = _json(tmp_path, environ, "--provider", "gemini")
     assert rows["state", "dir"]["detail"] == ".asm: writable; no server running"
+
+
+@pytest.mark.parametrize("provider_id", ["claude", "codex", "gemini", "amp"])
+def test_the_verified_version_is_the_one_the_real_cli_tier_installs(provider_id: str) -> None:
+    """``asm doctor``'s "verified" is the profile's pin, and it is the Makefile's pin."""
+    makefile = (Path(__file__).resolve().parents[3] / "Makefile").read_text()
+    cli = profile(provider_id)
+    assert cli is not None and cli.verified_version and cli.default_upstream
+    pins = re.findall(r"@[a-z-]+/[a-z-]+@([0-9.]+)", makefile)
+    assert cli.verified_version in pins
