@@ -29,7 +29,7 @@ from typing import NoReturn
 
 import trio
 
-from actors.sessions import Session, Sessions, SessionSpec, WarmPool
+from actors.sessions import Session, Sessions, SessionSpec, WarmPool, WorkerPool
 from actors.supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -115,7 +115,10 @@ class LeaseActor:
         self._spec = spec
         self._policy = policy
         self._sessions = sessions
-        self._pool = WarmPool(spec, policy.pool_size, sessions.start) if policy.pool_size else None
+        # Workers serve every lease of (provider, model); parked sessions are per lease.
+        self._workers = sessions.config.provider(self.provider).mode == "worker"
+        parks = policy.pool_size and not self._workers
+        self._pool = WarmPool(spec, policy.pool_size, sessions.start) if parks else None
         self._inflight: set[Session] = set()
         self._ended = False
         self._release = trio.Event()
@@ -141,7 +144,9 @@ class LeaseActor:
             raise LeaseGone(self.lease_ref)
         if len(self._inflight) >= self._policy.max_sessions:
             raise LeaseBusy(f"{self.lease_ref} runs {self._policy.max_sessions} sessions")
-        source = self._pool if self._pool is not None else self._spec
+        source: WorkerPool | WarmPool | SessionSpec = self._pool or self._spec
+        if self._workers:
+            source = await self._sessions.workers(self.provider, self.model)
         session = await self._sessions.open(source, conversation)
         self._inflight.add(session)
         self._touch()

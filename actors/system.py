@@ -162,8 +162,8 @@ class System:
         """Run one completion and read its events: see :meth:`Session.stream`."""
         conversation = _conversation(prompt)
         sessions = self.sessions
-        # The warm pool of (provider, model) if one is kept (a parked session), else a fresh one.
-        source = sessions.pool(provider, model) or sessions.spec(provider, model)
+        # Its workers (mode = "worker"), else its warm pool if one is kept, else a fresh one.
+        source = await sessions.source(provider, model)
         session = await sessions.open(source, conversation)
         async with session.stream(conversation) as events:
             yield events

@@ -70,6 +70,8 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     isolate_home: bool = False
     pool_size: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
     persona: Literal["completion", "agent"] = "completion"
+    mode: Literal["spawn", "worker"] = "spawn"
+    workers: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
 
     def __post_init__(self) -> None:
         if self.executable is not None and (problem := _argv_problem(self.executable)):
@@ -199,6 +201,13 @@ def _config(raw: dict[str, Any]) -> Config:
         provider_id: _convert(settings, ProviderSettings, f"[providers.{provider_id}]")
         for provider_id, settings in providers.items()
     }
+    for provider_id, settings in parts["providers"].items():
+        if settings.mode == "worker" and PROFILES[provider_id].server_mode is None:
+            servers = ", ".join(sorted(p for p, f in PROFILES.items() if f.server_mode))
+            raise ValueError(
+                f"[providers.{provider_id}].mode: {provider_id} has no server mode, so it"
+                f' cannot run as a worker; use mode = "spawn" (workers run: {servers})'
+            )
     nodes = _table(raw, "nodes")
     validate_node_ids(nodes)
     parts["nodes"] = {

@@ -10,6 +10,11 @@ the system and the lease registry both go through it::
         async for event in events:
             ...
 
+Where the CLI has a server mode (``codex app-server``) and ``[providers.<id>] mode =
+"worker"`` asks for it, a :class:`WorkerPool` of long-lived :class:`Worker` actors runs
+each completion as one turn of a long-lived process instead of a fresh run; the handle
+and its events are the same (``sessions.source(provider, model)`` picks).
+
 A session's secrets never leave it (:class:`Redactor`); its private home is seeded by
 :func:`seed_home`.
 """
@@ -22,6 +27,8 @@ from actors.sessions.pool import StartSession, WarmPool
 from actors.sessions.redaction import MIN_SECRET, REDACTED, DeltaGuard, Redactor
 from actors.sessions.sandbox import redact, seed_home
 from actors.sessions.session import Session, SessionActor, SessionEnded, SessionSpec, Timers
+from actors.sessions.worker import Worker, WorkerExited
+from actors.sessions.worker_pool import WorkerPool
 
 __all__ = [
     "MIN_SECRET",
@@ -37,6 +44,9 @@ __all__ = [
     "Timers",
     "UnknownProvider",
     "WarmPool",
+    "Worker",
+    "WorkerExited",
+    "WorkerPool",
     "redact",
     "resolve_executable",
     "seed_home",

@@ -31,6 +31,8 @@ from actors.sessions.launch import session_spec
 from actors.sessions.pool import WarmPool
 from actors.sessions.session import Session, SessionActor
 from actors.sessions.spec import SessionSpec
+from actors.sessions.worker import INTERRUPT_WAIT
+from actors.sessions.worker_pool import WorkerPool
 from actors.supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -70,6 +72,8 @@ class Sessions:
         self._sessions: DynamicSupervisor | None = None
         self._pools: DynamicSupervisor | None = None
         self._warm: dict[tuple[str, str], WarmPool] = {}
+        self._workers: dict[tuple[str, str], WorkerPool] = {}
+        self._workers_lock = trio.Lock()
         self._ids = itertools.count(1)
 
     def spec(self, provider: str, model: str) -> SessionSpec:
@@ -96,15 +100,48 @@ class Sessions:
         assert isinstance(session, Session)
         return session
 
-    async def open(self, source: WarmPool | SessionSpec, conversation: Conversation) -> Session:
-        """A session for ``conversation``: a parked session or a fresh one.
+    async def open(
+        self, source: WarmPool | WorkerPool | SessionSpec, conversation: Conversation
+    ) -> Session:
+        """A session for ``conversation``: a worker's turn, a parked session or a fresh one.
 
-        From a warm pool, a parked session that can take the conversation, else a fresh
-        one of the pool's spec; from a spec, a fresh one.
+        From a worker pool, a turn of its least busy ready worker; from a warm pool, a
+        parked session that can take the conversation, else a fresh one of the pool's
+        spec; from a spec, a fresh one.
         """
+        if isinstance(source, WorkerPool):
+            return await source.open(conversation)
         if isinstance(source, WarmPool):
             return await source.acquire(conversation)
         return await self.start(source, conversation)
+
+    async def source(self, provider: str, model: str) -> WorkerPool | WarmPool | SessionSpec:
+        """Where (provider, model)'s completions run under this config: its worker pool
+        (``mode = "worker"``), else its warm pool if one is kept, else fresh sessions."""
+        if self.config.provider(provider).mode == "worker":
+            return await self.workers(provider, model)
+        return self.pool(provider, model) or self.spec(provider, model)
+
+    async def workers(self, provider: str, model: str) -> WorkerPool:
+        """The worker pool of (provider, model), started on first use under the pool
+        supervisor: ``[providers.<id>].workers`` long-lived server-mode CLIs."""
+        assert self._pools is not None, "the system is not running"
+        key = (provider, model)
+        async with self._workers_lock:
+            if key not in self._workers:
+                spec = self.spec(provider, model)
+                count = self.config.provider(provider).workers
+                pool = WorkerPool(spec, count, ledger=self._ledger, metrics=self._metrics)
+                child = ChildSpec(
+                    id=f"workers-{provider}-{model}",
+                    start=pool.run,
+                    restart=Restart.TRANSIENT,
+                    shutdown=spec.ladder.budget + INTERRUPT_WAIT + 1.0,
+                )
+                started = await self._pools.start_child(child)
+                assert isinstance(started, WorkerPool)
+                self._workers[key] = started
+            return self._workers[key]
 
     def pool(self, provider: str, model: str) -> WarmPool | None:
         """The warm pool kept for (provider, model) (see :meth:`warm`), or None."""
@@ -140,5 +177,6 @@ class Sessions:
         """Run the pool supervisor (one warm pool per (provider, model)) until cancelled."""
         async with trio.open_nursery() as nursery:
             self._warm.clear()  # a restarted pool supervisor starts empty
+            self._workers.clear()
             self._pools = await nursery.start(supervise_dynamic, SupervisorOptions(name="pools"))
             task_status.started(self._pools)

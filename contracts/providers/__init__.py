@@ -43,19 +43,31 @@ from contracts.providers.claude import CLAUDE
 from contracts.providers.claude import DRIVER as _CLAUDE_DRIVER
 from contracts.providers.codex import CODEX
 from contracts.providers.codex import DRIVER as _CODEX_DRIVER
+from contracts.providers.codex_app_server import (
+    CLIENT_INFO,
+    DECLINED,
+    AppServerTurn,
+    history_items,
+    rpc_line,
+    thread_start_params,
+    turn_start_params,
+)
 from contracts.providers.gemini import DRIVER as _GEMINI_DRIVER
 from contracts.providers.gemini import GEMINI
 
 __all__ = [
     "AMP",
     "CLAUDE",
+    "CLIENT_INFO",
     "CODEX",
     "COMPLETION_CAPABILITIES",
+    "DECLINED",
     "DRIVERS",
     "GEMINI",
     "PASSTHROUGH_ENV",
     "PERSONAS",
     "PROFILES",
+    "AppServerTurn",
     "CliDriver",
     "Delivery",
     "Launch",
@@ -66,10 +78,15 @@ __all__ = [
     "Publication",
     "Workspace",
     "driver",
+    "history_items",
     "is_published",
     "profile",
     "publication",
+    "rpc_line",
     "scrubbed_environment",
+    "thread_start_params",
+    "turn_start_params",
+    "worker_launch",
 ]
 
 PROFILES: _Mapping[str, ProviderProfile] = _MappingProxyType(
@@ -92,3 +109,9 @@ DRIVERS: _Mapping[str, CliDriver] = _MappingProxyType(
 def driver(provider_id: str) -> CliDriver | None:
     """The driver of ``provider_id``, or None when unknown: ``driver("gemini")``."""
     return DRIVERS.get(provider_id)
+
+
+def worker_launch(request: LaunchRequest) -> Launch:
+    """The command line of a long-lived codex worker (``codex app-server``) for
+    ``request``; see :meth:`contracts.providers.codex.CodexDriver.worker_launch`."""
+    return _CODEX_DRIVER.worker_launch(request)

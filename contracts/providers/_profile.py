@@ -75,6 +75,8 @@ class ProviderProfile(msgspec.Struct, frozen=True, kw_only=True):
     """The service the CLI talks to when nothing points it elsewhere (``asm doctor``)."""
     verified_version: str | None = None
     """The CLI version the real-CLI tier runs (the Makefile's pin; PROVIDERS.md)."""
+    server_mode: str | None = None
+    """The long-lived server mode a worker runs (``codex app-server``), None without one."""
     stdin_wait_seconds: float | None = None
     """How long the CLI waits for its prompt on stdin before it gives up (None: forever),
     in the input mode its driver uses. The warm pool parks a session for less than this

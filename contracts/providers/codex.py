@@ -58,6 +58,7 @@ __all__ = [
 
 CODEX = ProviderProfile(
     verified_version="0.169.0",
+    server_mode="app-server",
     default_upstream="https://api.openai.com/v1",
     id="codex",
     display_name="OpenAI Codex CLI",
@@ -254,21 +255,13 @@ class CodexDriver(ParkingDriver):
         """``codex exec … resume <session id> -``: JSON lines, read-only, no user config,
         no tools, its own CODEX_HOME; the final ``-`` reads the prompt from stdin."""
         workspace, options = request.workspace, _options(request.conversation)
-        files: dict[str, bytes] = {}
-        overrides = list(COMPLETION_ONLY_CONFIG)
-        if request.persona == "completion":
-            overrides += NO_PERSONA_CONFIG
-        catalog = tool_free_catalog(request.probe) if request.probe is not None else None
-        if catalog is not None:
-            files[_CATALOG] = catalog
-            overrides.append(f"model_catalog_json={_toml(workspace.path(_CATALOG))}")
+        overrides, files = _overrides(request)
         if options is not None and options.reasoning_effort is not None:
             overrides.append(f"model_reasoning_effort={_toml(options.reasoning_effort)}")
         schema: tuple[str, ...] = ()
         if options is not None and options.response_format is not None:
             files[_SCHEMA] = _json(options.response_format.json_schema())
             schema = (f"--output-schema={workspace.path(_SCHEMA)}",)
-        home = request.environ.get("CODEX_HOME") or posixpath.join(request.home or "~", ".codex")
         return Launch(
             argv=(
                 request.executable,
@@ -287,10 +280,26 @@ class CodexDriver(ParkingDriver):
                 workspace.session_id,
                 "-",
             ),
-            env={"CODEX_HOME": workspace.path(CODEX_HOME)},
+            **_home(request),
             files=files,
-            dirs=(CODEX_HOME,),
-            links=((f"{CODEX_HOME}/auth.json", posixpath.join(home, "auth.json")),),
+        )
+
+    def worker_launch(self, request: LaunchRequest) -> Launch:
+        """``codex app-server`` for a worker (:mod:`contracts.providers.codex_app_server`):
+        the completion-only overrides of :meth:`launch`, the read-only sandbox, the model
+        as the default of its threads, its own CODEX_HOME (no user config.toml in it).
+        The JSON Schema and the reasoning effort travel with each turn instead."""
+        overrides, files = _overrides(request)
+        overrides += ['sandbox_mode="read-only"', f"model={_toml(request.model)}"]
+        return Launch(
+            argv=(
+                request.executable,
+                "app-server",
+                *(f"--config={override}" for override in overrides),
+                *request.extra_args,
+            ),
+            **_home(request),
+            files=files,
         )
 
     def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
@@ -316,6 +325,29 @@ class CodexDriver(ParkingDriver):
     def decoder(self, acks: int = 0) -> CodexDecoder:
         """A fresh :class:`CodexDecoder` for one session."""
         return CodexDecoder(acks)
+
+
+def _overrides(request: LaunchRequest) -> tuple[list[str], dict[str, bytes]]:
+    """The ``-c`` overrides of a completion-only codex, and the files they name."""
+    files: dict[str, bytes] = {}
+    overrides = list(COMPLETION_ONLY_CONFIG)
+    if request.persona == "completion":
+        overrides += NO_PERSONA_CONFIG
+    catalog = tool_free_catalog(request.probe) if request.probe is not None else None
+    if catalog is not None:
+        files[_CATALOG] = catalog
+        overrides.append(f"model_catalog_json={_toml(request.workspace.path(_CATALOG))}")
+    return overrides, files
+
+
+def _home(request: LaunchRequest) -> dict[str, Any]:
+    """The private CODEX_HOME: its variable, its directory, the operator's auth.json in it."""
+    home = request.environ.get("CODEX_HOME") or posixpath.join(request.home or "~", ".codex")
+    return {
+        "env": {"CODEX_HOME": request.workspace.path(CODEX_HOME)},
+        "dirs": (CODEX_HOME,),
+        "links": ((f"{CODEX_HOME}/auth.json", posixpath.join(home, "auth.json")),),
+    }
 
 
 def _options(conversation: Conversation | None) -> RequestOptions | None:

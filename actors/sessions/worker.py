@@ -1,0 +1,306 @@
+"""The worker actor: one long-lived ``codex app-server`` serving many completions.
+
+A :class:`Worker` owns one CLI process in its server mode, from spawn to reap, as a
+session actor owns a one-shot run: a private directory and home, a scrubbed
+environment, its process group recorded in the ledger and reaped (shielded) however it
+ends. It is ready once the server has answered ``initialize``. Each completion borrows
+a conversation (:meth:`Worker.open`): an ephemeral thread whose instructions are the
+client's system prompt, the earlier turns appended to its history, one turn run with
+the last user message, and the same :class:`~actors.sessions.Session` handle a
+one-shot run gives, with the same events, the same three timers and the same outcome
+line::
+
+    worker = await nursery.start(Worker(spec, ledger).run)
+    session = worker.open()
+    async with session.stream(conversation) as events:
+        async for event in events:
+            ...
+
+Leaving the stream early (a client that disconnected) interrupts the turn, not the
+worker. A turn past a deadline is interrupted and fails ``timeout``; the worker's other
+conversations go on. When the process dies, exactly the turns in flight fail
+(``crashed``), and :meth:`Worker.run` raises :class:`WorkerExited` so that its pool
+starts another (:mod:`actors.sessions.worker_pool`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+
+import msgspec
+import trio
+
+from actors.processes import (
+    LineTooLong,
+    ProcessLedger,
+    StderrTail,
+    open_process_group,
+    read_lines,
+)
+from actors.sessions.handle import EVENT_BUFFER, Session
+from actors.sessions.outbox import Outbox
+from actors.sessions.probes import PROBES
+from actors.sessions.redaction import Redactor
+from actors.sessions.rpc import Notification, RpcClosed, RpcError, RpcPeer
+from actors.sessions.sandbox import Sandbox
+from actors.sessions.spec import SessionSpec
+from contracts.conversation import Conversation
+from contracts.providers import (
+    CLIENT_INFO,
+    AppServerTurn,
+    Launch,
+    LaunchRequest,
+    Workspace,
+    history_items,
+    thread_start_params,
+    turn_start_params,
+    worker_launch,
+)
+from contracts.session import Failed, FailedKind, Finished, TextDelta, Usage
+from transport.http import Metrics, resume_request
+
+__all__ = ["INTERRUPT_WAIT", "Worker", "WorkerExited"]
+
+log = logging.getLogger("asm.workers")
+
+INTERRUPT_WAIT = 2.0
+"""Seconds a turn that ends early waits for the server to take its interrupt."""
+
+
+class WorkerExited(Exception):
+    """The worker's process ended, or never became ready; the message says how."""
+
+
+class Worker:
+    """Runs one server-mode CLI for ``spec``; start it with ``nursery.start(worker.run)``."""
+
+    def __init__(
+        self,
+        spec: SessionSpec,
+        ledger: ProcessLedger | None = None,
+        metrics: Metrics | None = None,
+        *,
+        name: str = "worker",
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = name
+        self._on_ready = on_ready
+        self.pid: int | None = None
+        self.in_flight = 0
+        self.served = 0
+        self._ledger = ledger
+        self._metrics = metrics
+        self._provider = spec.driver.profile.id
+        self._redactor = Redactor.of(spec.env, spec.driver.profile.auth_env)
+        self._peer: RpcPeer | None = None
+        self._nursery: trio.Nursery | None = None
+        self._cwd = "/"
+
+    @property
+    def ready(self) -> bool:
+        """Whether it takes conversations now."""
+        peer = self._peer
+        return peer is not None and not peer.closed.is_set() and self._nursery is not None
+
+    async def run(self, *, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
+        """Spawn, wait until ready, serve; raises :class:`WorkerExited` when the process
+        ends (the turns in flight have failed by then). Cancelled: interrupts its turns,
+        reaps the group and returns."""
+        sandbox = Sandbox.create(self.spec.work_root, self._provider)
+        workspace = Workspace(str(sandbox.root), str(uuid.uuid4()))
+        try:
+            launch = await self._launch(self.spec.launch_request(workspace, None), sandbox)
+            await self._serve(launch, sandbox, task_status)
+        finally:
+            self._peer, self._nursery = None, None
+            with trio.CancelScope(shield=True):
+                await sandbox.remove()
+
+    async def _launch(self, request: LaunchRequest, sandbox: Sandbox) -> Launch:
+        """The server's command line, with the probe (codex's model catalog) answered."""
+        launch = worker_launch(request)
+        probe = self.spec.driver.probe_argv(request.executable)
+        if probe is not None:
+            sandbox.place(launch, copy_links=self.spec.isolate_home)
+            env = self.spec.environment(sandbox, launch)
+            output = await PROBES.output(probe, env=env, cwd=sandbox.cwd)
+            if output is not None:
+                launch = worker_launch(msgspec.structs.replace(request, probe=output))
+        sandbox.place(launch, copy_links=self.spec.isolate_home)
+        return launch
+
+    async def _serve(
+        self, launch: Launch, sandbox: Sandbox, task_status: trio.TaskStatus[Worker]
+    ) -> None:
+        tail = StderrTail()
+        group = open_process_group(
+            launch.argv,
+            env=self.spec.environment(sandbox, launch),
+            cwd=sandbox.cwd,
+            ladder=self.spec.ladder,
+            ledger=self._ledger,
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                child = await stack.enter_async_context(group)  # reaped, shielded, on exit
+            except OSError as exc:
+                what = exc.strerror or str(exc)
+                raise WorkerExited(
+                    f"{self._provider}: cannot run {launch.argv[0]!r}: {what}"
+                ) from None
+            self.pid, self._cwd = child.pid, sandbox.cwd
+            peer = RpcPeer(child.stdin, name=f"{self._provider} {launch.argv[1]}")
+            lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](EVENT_BUFFER)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read_lines, child.stdout, lines_send)
+                nursery.start_soon(tail.drain, child.stderr)
+                nursery.start_soon(peer.serve, lines)
+                why = await self._handshake(peer)
+                if why is None:
+                    self._peer, self._nursery = peer, nursery
+                    log.info("%s %s ready, pid %d", self._provider, self.name, child.pid)
+                    if self._on_ready is not None:
+                        self._on_ready()
+                    task_status.started(self)
+                    await peer.closed.wait()
+                    why = peer.why_closed
+                self._nursery = None  # no new turns; those in flight end now
+                nursery.cancel_scope.deadline = trio.current_time() + INTERRUPT_WAIT
+        last = self._redactor.tail(tail.text()).strip().splitlines()[-1:] or [""]
+        ending = f"{why} (exit code {child.exit_code})"
+        raise WorkerExited(f"{ending}: {last[0][:300]}" if last[0] else ending)
+
+    async def _handshake(self, peer: RpcPeer) -> str | None:
+        """``initialize`` answered within the first-event deadline, then ``initialized``;
+        why not, or None."""
+        limit = self.spec.timers.first_event
+        with trio.move_on_after(limit):
+            try:
+                params = {"clientInfo": CLIENT_INFO, "capabilities": {"experimentalApi": True}}
+                await peer.request("initialize", params)
+                await peer.notify("initialized")
+            except (RpcError, RpcClosed) as exc:
+                return f"{peer.name} did not start: {exc}"
+            return None
+        return f"{peer.name} was not ready within {limit:g} s"
+
+    def open(self) -> Session:
+        """A session handle whose conversation this worker runs as one turn."""
+        nursery = self._nursery
+        if nursery is None:
+            raise RuntimeError(f"{self.name} is not ready")
+        session = Session(provider=self._provider, model=self.spec.model, pid=self.pid)
+        self.in_flight += 1
+        nursery.start_soon(self._turn, session)
+        return session
+
+    async def _turn(self, session: Session) -> None:
+        outbox = Outbox(
+            session, model=self.spec.model, metrics=self._metrics, redactor=self._redactor
+        )
+        ending: Failed | None = None
+        try:
+            with session.run_scope():
+                try:
+                    conversation = await session.receive_conversation()
+                    resume_request(session.submitted_by)
+                    outbox.begin()
+                    ending = await self._converse(session, conversation, outbox)
+                except BaseException:
+                    ending = Failed(kind="cancelled", message=f"{self._provider} turn cancelled")
+                    raise
+        finally:
+            self.in_flight -= 1
+            self.served += 1
+            with trio.CancelScope(shield=True):
+                if ending is not None:
+                    await outbox.send_closing([ending], self.spec.timers.idle)
+                session.close_events()
+                session.reaped.set()
+                session.ended.set()
+
+    async def _converse(
+        self, session: Session, conversation: Conversation, outbox: Outbox
+    ) -> Failed | None:
+        """One turn in a fresh thread; returns our own Failed, or None once it ended."""
+        peer, submitted = self._peer, trio.current_time()
+        if peer is None:
+            return self._crashed("the worker stopped before the turn began")
+        try:
+            started = await peer.request(
+                "thread/start",
+                thread_start_params(
+                    conversation, model=self.spec.model, cwd=self._cwd, persona=self.spec.persona
+                ),
+            )
+        except (RpcError, RpcClosed) as exc:
+            return self._crashed(f"cannot start a thread: {exc}")
+        thread_id = str((started.get("thread") or {}).get("id") or "")
+        notes = peer.subscribe(thread_id)
+        turn = AppServerTurn(thread_id, self.spec.model)
+        try:
+            if history := history_items(conversation):
+                await peer.request("thread/inject_items", {"threadId": thread_id, "items": history})
+            begun = await peer.request("turn/start", turn_start_params(thread_id, conversation))
+            turn.turn_id = str((begun.get("turn") or {}).get("id") or "") or None
+            return await self._read(turn, notes, outbox, submitted)
+        except (RpcError, RpcClosed) as exc:
+            return self._crashed(str(exc))
+        finally:
+            with trio.CancelScope(shield=True):
+                if not turn.done and turn.turn_id and not peer.closed.is_set():
+                    await self._quietly(peer, "turn/interrupt", thread_id, turn.turn_id)
+                peer.unsubscribe(thread_id)
+                if not peer.closed.is_set():
+                    await self._quietly(peer, "thread/unsubscribe", thread_id)
+
+    async def _read(
+        self,
+        turn: AppServerTurn,
+        notes: trio.MemoryReceiveChannel[Notification],
+        outbox: Outbox,
+        submitted: float,
+    ) -> Failed | None:
+        """Notifications in, events out, under the three timers of a session."""
+        timers, provider = self.spec.timers, self._provider
+        answered = False
+        with trio.move_on_at(submitted + timers.total) as whole:
+            while not turn.done:
+                limit = timers.idle if answered else timers.first_event
+                note: Notification | None = None
+                with trio.move_on_after(limit), contextlib.suppress(trio.EndOfChannel):
+                    note = await notes.receive()
+                if note is None:
+                    if turn.done:
+                        break
+                    if self._peer is None or self._peer.closed.is_set():
+                        return self._crashed("the worker exited with this turn in flight")
+                    which = "idle" if answered else "first-event"
+                    return Failed(
+                        kind="timeout",
+                        message=f"{provider}: {which} deadline of {limit:g} s passed",
+                    )
+                for event in turn.feed(*note):
+                    if isinstance(event, Failed):
+                        return event
+                    answered = answered or isinstance(event, TextDelta | Usage | Finished)
+                    await outbox.emit(event)
+            return None
+        assert whole.cancelled_caught
+        return Failed(kind="timeout", message=f"{provider}: run passed {timers.total:g} s")
+
+    def _crashed(self, what: str) -> Failed:
+        kind: FailedKind = "crashed"
+        return Failed(kind=kind, message=self._redactor.tail(f"{self._provider}: {what}"))
+
+    async def _quietly(self, peer: RpcPeer, method: str, thread_id: str, turn: str = "") -> None:
+        """Send ``method`` for the thread without waiting for its answer (at most
+        :data:`INTERRUPT_WAIT` for the pipe); a server that cannot take it any more is no
+        longer this turn's concern."""
+        params = {"threadId": thread_id, **({"turnId": turn} if turn else {})}
+        with trio.move_on_after(INTERRUPT_WAIT), contextlib.suppress(RpcClosed):
+            await peer.send_request(method, params)
