@@ -171,7 +171,10 @@ class AppServerTurn:
             case "item/completed":
                 events += self._item_completed(object_field(params, "item"))
             case "thread/tokenUsage/updated":
-                self._usage = _usage(object_field(object_field(params, "tokenUsage"), "last"))
+                self._usage = _usage(object_field(object_field(params, "tokenUsage"), "total"))
+            case "warning":
+                if text := text_field(params, "message"):
+                    events.append(Warning(message=f"codex: {clip(text)}"))
             case "error":
                 text = text_field(object_field(params, "error"), "message")
                 if text:
@@ -226,12 +229,14 @@ class AppServerTurn:
         return [*usage, Finished(finish_reason=reason, text=self.text)]
 
 
-def _usage(last: dict[str, Any] | None) -> Usage | None:
-    """The turn's own usage (``tokenUsage.last``); OpenAI's input includes cached tokens."""
-    if last is None:
+def _usage(total: dict[str, Any] | None) -> Usage | None:
+    """The thread's usage so far (``tokenUsage.total``): a worker's thread lives for one
+    turn, so it is the turn's, over every model call in it (``last`` is only the latest
+    call's). OpenAI's input tokens include the cached ones."""
+    if total is None:
         return None
-    prompt, output = count(last.get("inputTokens")), count(last.get("outputTokens"))
+    prompt, output = count(total.get("inputTokens")), count(total.get("outputTokens"))
     if prompt is None and output is None:
         return None
-    cached = count(last.get("cachedInputTokens"))
+    cached = count(total.get("cachedInputTokens"))
     return Usage(input_tokens=prompt or 0, output_tokens=output or 0, cached_input_tokens=cached)

@@ -208,3 +208,33 @@ def test_config_errors_name_the_table(case: tuple[str, str], prefix_text: str) -
 def _quoted(name: str) -> str:
     """``name`` as a TOML basic string, every character escaped."""
     return '"' + "".join(f"\\U{ord(char):08X}" for char in name) + '"'
+
+
+@given(
+    provider=st.sampled_from(sorted(_PROVIDER_IDS)),
+    mode=st.sampled_from(["spawn", "worker"]),
+    workers=st.integers(-3, 20),
+)
+def test_worker_mode_needs_a_server_mode(provider: str, mode: str, workers: int) -> None:
+    """Rule worker_mode_needs_a_server_mode: ``mode = "worker"`` is accepted only for a CLI
+    with a server mode (codex), and ``workers`` is 1 to 16; a refusal names the table and
+    key, and for the mode which providers can run as workers."""
+    text = f'[providers.{provider}]\nmode = "{mode}"\nworkers = {workers}\n'
+    serves = PROFILES[provider].server_mode is not None
+    if not 1 <= workers <= 16:
+        with pytest.raises(ConfigError, match=rf"\[providers\.{provider}\]\.workers: "):
+            parse_config(text)
+    elif mode == "worker" and not serves:
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text)
+        assert f"[providers.{provider}].mode: {provider} has no server mode" in str(caught.value)
+        assert "(workers run: codex)" in str(caught.value)
+    else:
+        settings = parse_config(text).provider(provider)
+        assert (settings.mode, settings.workers) == (mode, workers)
+
+
+def test_worker_mode_needs_a_server_mode_defaults_to_spawn() -> None:
+    """Rule worker_mode_needs_a_server_mode: without ``mode`` every provider spawns."""
+    assert all(Config().provider(p).mode == "spawn" for p in _PROVIDER_IDS)
+    assert [p for p in sorted(_PROVIDER_IDS) if PROFILES[p].server_mode] == ["codex"]
