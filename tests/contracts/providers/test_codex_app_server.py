@@ -73,9 +73,8 @@ def test_nothing_is_read_after_the_turn_ended() -> None:
 
 
 _TEXT = st.text(min_size=1, max_size=40)
-_TURNS = st.lists(st.tuples(st.sampled_from(["user", "assistant"]), _TEXT), max_size=6).map(
-    lambda pairs: tuple(Turn(role, text) for role, text in pairs)
-)
+_ROLE = st.sampled_from(["user", "assistant"])
+_TURNS = st.lists(st.builds(Turn, _ROLE, _TEXT), max_size=6).map(tuple)
 
 
 @given(system=st.text(max_size=60), earlier=_TURNS, last=_TEXT)
