@@ -106,6 +106,11 @@ class Worker:
         peer = self._peer
         return peer is not None and not peer.closed.is_set() and self._nursery is not None
 
+    @property
+    def malformed_lines(self) -> int:
+        """Lines from the server that were not JSON objects (skipped)."""
+        return self._peer.malformed if self._peer is not None else 0
+
     async def run(self, *, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
         """Spawn, wait until ready, serve; raises :class:`WorkerExited` when the process
         ends (the turns in flight have failed by then). Cancelled: interrupts its turns,
