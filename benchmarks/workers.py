@@ -8,7 +8,8 @@ its own on 127.0.0.1 so its CPU and memory are not counted, and every completion
 through ``System.stream`` with a system prompt of its own and two earlier turns. Rounds
 alternate (spawn, worker, spawn, …), each with its own system and config; per round:
 
-- one warm-up completion (for workers: it starts the pool), then a batch of sequential
+- one warm-up completion (for workers: it starts the pool; then a wait until the tree is
+  idle, so a worker still starting is not counted), then a batch of sequential
   completions: CPU seconds (user + sys) per completion of this process, its reaped
   children and its live descendants (``/proc/<pid>/stat``) — target: worker ≤ 0.2x
   spawn; and the time from asking to the first answer event (a ``TextDelta``; ``codex
@@ -185,8 +186,19 @@ async def _settle(pids: set[int], exclude: int) -> None:
             await trio.sleep(0.02)
 
 
+async def _quiet(exclude: int) -> None:
+    """Wait (up to 10 s) until the tree is idle: under 10 ms of CPU in 200 ms."""
+    with trio.move_on_after(10):
+        while True:
+            start = tree_cpu(exclude)
+            await trio.sleep(0.2)
+            if tree_cpu(exclude) - start < 0.01:
+                return
+
+
 async def _sequential(system: System, result: Round, count: int, exclude: int) -> None:
     await _complete(system, 0, result.failures)  # warm-up: starts the workers
+    await _quiet(exclude)  # every worker started, not only the one that answered
     before = descendants(exclude)
     start = tree_cpu(exclude)
     for n in range(1, count + 1):
