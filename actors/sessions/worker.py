@@ -59,7 +59,7 @@ from contracts.providers import (
     turn_start_params,
     worker_launch,
 )
-from contracts.session import Failed, FailedKind, Finished, TextDelta, Usage
+from contracts.session import Failed, FailedKind, Finished, TextDelta, Usage, Warning
 from transport.http import Metrics, resume_request
 
 __all__ = ["INTERRUPT_WAIT", "Worker", "WorkerExited"]
@@ -273,17 +273,22 @@ class Worker:
         """Notifications in, events out, under the three timers of a session."""
         timers, provider = self.spec.timers, self._provider
         answered = False
+        retrying: Warning | None = None  # the last retry notice before any answer
         with trio.move_on_at(submitted + timers.total) as whole:
+            first_deadline = submitted + timers.first_event  # however many notices come
             while not turn.done:
                 limit = timers.idle if answered else timers.first_event
+                deadline = trio.current_time() + timers.idle if answered else first_deadline
                 note: Notification | None = None
-                with trio.move_on_after(limit), contextlib.suppress(trio.EndOfChannel):
+                with trio.move_on_at(deadline), contextlib.suppress(trio.EndOfChannel):
                     note = await notes.receive()
                 if note is None:
                     if turn.done:
                         break
                     if self._peer is None or self._peer.closed.is_set():
                         return self._crashed("the worker exited with this turn in flight")
+                    if not answered and retrying is not None:
+                        return self.spec.unreachable(timers.first_event, retrying.message)
                     which = "idle" if answered else "first-event"
                     return Failed(
                         kind="timeout",
@@ -292,6 +297,8 @@ class Worker:
                 for event in turn.feed(*note):
                     if isinstance(event, Failed):
                         return event
+                    if isinstance(event, Warning) and not answered:
+                        retrying = event
                     answered = answered or isinstance(event, TextDelta | Usage | Finished)
                     await outbox.emit(event)
             return None

@@ -5,12 +5,18 @@ through a custom model provider set in ``[providers.codex] extra_args``, its key
 ``[providers.codex.env]`` with a private ``CODEX_HOME``. The model is ``gpt-5.5``, one of
 codex 0.169.0's catalog models, so codex offers it the tools a real run would; the
 hostile test also runs ``gpt-6-astra``, whose catalog entry forces code mode.
+
+Every test runs twice: with ``mode = "spawn"`` (a ``codex exec`` per completion) and with
+``mode = "worker"`` (long-lived ``codex app-server`` workers, each completion one turn of
+one of them), so what a spawned codex guarantees — the client's prompt and turns, no
+tools, the failures, the usage — is proven of the workers as well.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +54,17 @@ EXIT_GRACE, TERMINATE_GRACE = 1.0, 2.0
 FAILURE_BUDGET = FIRST_EVENT + EXIT_GRACE + TERMINATE_GRACE + 5.0
 
 
+MODE = "spawn"
+"""How the test's codex runs: set per test by the ``mode`` fixture."""
+
+
+@pytest.fixture(autouse=True, params=["spawn", "worker"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once with a codex per completion, once with codex workers."""
+    monkeypatch.setattr(sys.modules[__name__], "MODE", request.param)
+    return str(request.param)
+
+
 def _config(codex: Path, base_url: str, codex_home: Path, key: str | None, pool: int = 1) -> str:
     overrides = [
         "model_provider=fake",
@@ -60,7 +77,7 @@ def _config(codex: Path, base_url: str, codex_home: Path, key: str | None, pool:
     key_line = f'FAKE_KEY = "{key}"\n' if key is not None else ""
     return (
         f"[providers.codex]\nexecutable = {json.dumps(str(codex))}\n"
-        f"extra_args = [{extra_args}]\npool_size = {pool}\n"
+        f"extra_args = [{extra_args}]\npool_size = {pool}\nmode = {json.dumps(MODE)}\n"
         f"[providers.codex.env]\nCODEX_HOME = {json.dumps(str(codex_home))}\n{key_line}"
         f"[sessions]\nfirst_event_timeout = {FIRST_EVENT}\n"
         f"exit_grace = {EXIT_GRACE}\nterminate_grace = {TERMINATE_GRACE}\n"
@@ -119,8 +136,9 @@ async def test_codex_streams_whole_messages_and_reports_the_upstream_usage(
     pieces = [
         c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
     ]
-    # codex exec has no token deltas: the five upstream deltas arrive as one whole message.
-    assert pieces == [script.answer]
+    # codex exec has no token deltas: the five upstream deltas arrive as one whole message;
+    # the app-server streams them as they come.
+    assert "".join(pieces) == script.answer and len(pieces) == (1 if MODE == "spawn" else 5)
     [usage] = [c.usage for c in chunks if c.usage is not None]
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1234, 56, 1290)
     assert answer.choices[0].message.content == script.answer
@@ -206,7 +224,12 @@ async def _fails_with(
                 model=MODEL, messages=[{"role": "user", "content": "Hi"}]
             )
         elapsed = time.monotonic() - started
-        assert await gone_within(_running_with(base_url), EXIT_GRACE + TERMINATE_GRACE + 1.0)
+        codexes = _running_with(base_url)
+        if MODE == "spawn":  # the run's codex is reaped
+            assert await gone_within(codexes, EXIT_GRACE + TERMINATE_GRACE + 1.0)
+        else:  # a failed turn leaves the worker serving
+            assert codexes
+    assert await gone_within(codexes, 1.0)  # whatever ran is gone once asm serve stopped
     error = caught.value
     assert error.status_code == 503
     assert isinstance(error.body, dict)
@@ -295,6 +318,10 @@ async def test_the_model_receives_the_clients_system_prompt_and_turns_in_one_cal
     assert not body.get("instructions")  # codex's own base instructions are replaced
     assert [item for item in items if item[0] != "developer"] == turns(chat)
     assert persona_sentences(json.dumps(body)) == []
+    # The app-server gives each input item an id ("msg_<uuid>", 45 bytes): an item
+    # identifier of the Responses API, not text the model reads; it is not counted.
+    ids = [item.pop("id") for item in body["input"] if MODE == "worker" and "id" in item]
+    assert all(str(i).startswith("msg_") for i in ids)
     assert added_bytes(body, minimal_responses(MODEL, chat)) <= ADDED_LIMIT
 
 
