@@ -21,6 +21,11 @@ worker. A turn past a deadline is interrupted and fails ``timeout``; the worker'
 conversations go on. When the process dies, exactly the turns in flight fail
 (``crashed``), and :meth:`Worker.run` raises :class:`WorkerExited` so that its pool
 starts another (:mod:`actors.sessions.worker_pool`).
+
+A worker is recycled after ``max_turns`` completions: a long-lived ``codex app-server``
+keeps about 1.4 MiB per thread it served (measured on 0.169.0, ``thread/unsubscribe``
+notwithstanding), so after that many it takes no new turn, lets those in flight finish,
+and exits; :meth:`Worker.run` then returns and its pool starts a fresh one.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import trio
@@ -62,12 +67,15 @@ from contracts.providers import (
 from contracts.session import Failed, FailedKind, Finished, TextDelta, Usage, Warning
 from transport.http import Metrics, resume_request
 
-__all__ = ["INTERRUPT_WAIT", "Worker", "WorkerExited"]
+__all__ = ["INTERRUPT_WAIT", "MAX_TURNS", "Worker", "WorkerExited"]
 
 log = logging.getLogger("asm.workers")
 
 INTERRUPT_WAIT = 2.0
 """Seconds a turn that ends early waits for the server to take its interrupt."""
+
+MAX_TURNS = 200
+"""Completions a worker serves before it is recycled (see the module docs)."""
 
 
 class WorkerExited(Exception):
@@ -85,10 +93,15 @@ class Worker:
         *,
         name: str = "worker",
         on_ready: Callable[[], None] | None = None,
+        max_turns: int = MAX_TURNS,
     ) -> None:
         self.spec = spec
         self.name = name
+        self.max_turns = max_turns
         self._on_ready = on_ready
+        self._opened = 0
+        self._retiring = False
+        self._drained = trio.Event()  # retiring, and no turn in flight
         self.pid: int | None = None
         self.in_flight = 0
         self.served = 0
@@ -104,7 +117,8 @@ class Worker:
     def ready(self) -> bool:
         """Whether it takes conversations now."""
         peer = self._peer
-        return peer is not None and not peer.closed.is_set() and self._nursery is not None
+        live = peer is not None and not peer.closed.is_set() and self._nursery is not None
+        return live and not self._retiring
 
     @property
     def malformed_lines(self) -> int:
@@ -113,8 +127,9 @@ class Worker:
 
     async def run(self, *, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
         """Spawn, wait until ready, serve; raises :class:`WorkerExited` when the process
-        ends (the turns in flight have failed by then). Cancelled: interrupts its turns,
-        reaps the group and returns."""
+        ends (the turns in flight have failed by then). Returns once recycled (after
+        ``max_turns``, its last turn done), or cancelled (its turns interrupted); the
+        group is reaped either way."""
         sandbox = Sandbox.create(self.spec.work_root, self._provider)
         workspace = Workspace(str(sandbox.root), str(uuid.uuid4()))
         try:
@@ -171,10 +186,13 @@ class Worker:
                     if self._on_ready is not None:
                         self._on_ready()
                     task_status.started(self)
-                    await peer.closed.wait()
-                    why = peer.why_closed
+                    await _first(peer.closed.wait, self._drained.wait)
+                    why = None if self._drained.is_set() else peer.why_closed
                 self._nursery = None  # no new turns; those in flight end now
                 nursery.cancel_scope.deadline = trio.current_time() + INTERRUPT_WAIT
+        if why is None:
+            log.info("%s %s recycled after %d turns", self._provider, self.name, self.served)
+            return
         last = self._redactor.tail(tail.text()).strip().splitlines()[-1:] or [""]
         ending = f"{why} (exit code {child.exit_code})"
         raise WorkerExited(f"{ending}: {last[0][:300]}" if last[0] else ending)
@@ -200,6 +218,8 @@ class Worker:
             raise RuntimeError(f"{self.name} is not ready")
         session = Session(provider=self._provider, model=self.spec.model, pid=self.pid)
         self.in_flight += 1
+        self._opened += 1
+        self._retiring = self._opened >= self.max_turns
         nursery.start_soon(self._turn, session)
         return session
 
@@ -221,6 +241,8 @@ class Worker:
         finally:
             self.in_flight -= 1
             self.served += 1
+            if self._retiring and self.in_flight == 0:
+                self._drained.set()
             with trio.CancelScope(shield=True):
                 if ending is not None:
                     await outbox.send_closing([ending], self.spec.timers.idle)
@@ -316,3 +338,15 @@ class Worker:
         params = {"threadId": thread_id, **({"turnId": turn} if turn else {})}
         with trio.move_on_after(INTERRUPT_WAIT), contextlib.suppress(RpcClosed):
             await peer.send_request(method, params)
+
+
+async def _first(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return as soon as one of ``waits`` returns."""
+    async with trio.open_nursery() as nursery:
+        for wait in waits:
+
+            async def one(wait: Callable[[], Awaitable[object]] = wait) -> None:
+                await wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(one)

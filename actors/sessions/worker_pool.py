@@ -1,7 +1,9 @@
 """A pool of workers for one (provider, model): kept alive, restarted, borrowed from.
 
 :class:`WorkerPool` keeps ``count`` :class:`~actors.sessions.worker.Worker` actors
-running for one session spec. Each slot restarts its worker when it dies, after a
+running for one session spec. A worker recycled after its ``max_turns`` (slot ``i`` of
+``n`` after ``max_turns * (1 + i / n)``, so they are not all recycled at once) is
+replaced at once. Each slot restarts its worker when it dies, after a
 backoff that doubles with each failure in a row (:data:`BACKOFF_BASE` up to
 :data:`BACKOFF_CAP`) and starts over once a worker has served; a worker is used only
 once it is ready. :meth:`WorkerPool.open` gives a completion a session handle on the
@@ -30,7 +32,7 @@ from actors.processes import ProcessLedger
 from actors.sessions.handle import Session
 from actors.sessions.outbox import Outbox
 from actors.sessions.spec import SessionSpec
-from actors.sessions.worker import Worker, WorkerExited
+from actors.sessions.worker import MAX_TURNS, Worker, WorkerExited
 from contracts.conversation import Conversation
 from contracts.session import Failed, FailedKind
 from transport.http import Metrics
@@ -55,9 +57,12 @@ class WorkerPool:
         *,
         ledger: ProcessLedger | None = None,
         metrics: Metrics | None = None,
+        max_turns: int = MAX_TURNS,
     ) -> None:
         self.spec = spec
         self.count = count
+        self.max_turns = max_turns
+        self.recycled = 0
         self.workers: list[Worker | None] = [None] * count
         self.restarts = 0
         self.last_error: tuple[FailedKind, str] | None = None
@@ -81,10 +86,23 @@ class WorkerPool:
         provider = self.spec.driver.profile.id
         while True:
             name = f"worker {slot + 1}/{self.count}"
-            worker = Worker(self.spec, self._ledger, self._metrics, name=name, on_ready=self._ready)
+            # Staggered, so that the slots are not all recycled at once.
+            turns = self.max_turns + slot * self.max_turns // self.count
+            worker = Worker(
+                self.spec,
+                self._ledger,
+                self._metrics,
+                name=name,
+                on_ready=self._ready,
+                max_turns=turns,
+            )
             self.workers[slot] = worker
             try:
                 await worker.run()
+                self.workers[slot] = None
+                self.recycled += 1
+                failures = 0
+                continue  # recycled: its successor starts at once
             except WorkerExited as exc:
                 kind: FailedKind = "not_installed" if "cannot run" in str(exc) else "crashed"
                 self.last_error = (kind, str(exc))

@@ -65,13 +65,20 @@ def sent(tmp_path: Path, method: str) -> list[dict[str, Any]]:
 
 @asynccontextmanager
 async def pool_of(
-    spec: SessionSpec, count: int, ledger: ProcessLedger | None = None, *, ready: bool = True
+    spec: SessionSpec,
+    count: int,
+    ledger: ProcessLedger | None = None,
+    *,
+    ready: bool = True,
+    max_turns: int = 200,
 ) -> AsyncIterator[WorkerPool]:
     """A running pool (its workers ready, unless ``ready`` is False); on exit every worker
     process it started is gone."""
     pids: set[int] = set()
     async with trio.open_nursery() as nursery:
-        pool: WorkerPool = await nursery.start(WorkerPool(spec, count, ledger=ledger).run)
+        pool: WorkerPool = await nursery.start(
+            WorkerPool(spec, count, ledger=ledger, max_turns=max_turns).run
+        )
         if ready:
             await until(lambda: len(pool.ready()) == count, 10)
         try:
@@ -237,3 +244,17 @@ async def test_the_worker_is_in_the_ledger_while_it_runs(tmp_path: Path) -> None
             p.name for p in (tmp_path / "ledger").rglob("*")
         )
     assert not [p for p in (tmp_path / "ledger").rglob("*") if p.name == str(pid)]
+
+
+async def test_a_worker_is_recycled_after_its_turns_and_its_successor_serves(
+    tmp_path: Path,
+) -> None:
+    async with pool_of(worker_spec(tmp_path), 1, max_turns=2) as pool:
+        pids = []
+        for _ in range(5):
+            session, events = await run(pool, chat())
+            assert isinstance(events[-1], Finished), events
+            pids.append(session.pid)
+        assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+        assert not alive(pids[0]) and not alive(pids[2])
+        assert (pool.recycled, pool.restarts) == (2, 0)  # replaced, not restarted after a crash
