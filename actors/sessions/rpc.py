@@ -2,14 +2,16 @@
 
 A worker (:mod:`actors.sessions.worker`) owns the process; this owns the conversation
 on its pipes: requests and their answers, the notifications of each thread routed to
-whoever subscribed to that thread, and the server's own requests (approvals) answered
-with a refusal::
+whoever subscribed to that thread (the params' ``route_key`` names it), and the
+server's own requests (approvals) answered as the worker's protocol says, a refusal by
+default::
 
-    peer = RpcPeer(child.stdin, name="codex app-server")
+    peer = RpcPeer(child.stdin, name="codex app-server", route_key="threadId")
     nursery.start_soon(peer.serve, lines)            # read_lines(child.stdout, …)
     await peer.request("initialize", {...})
     notes = peer.subscribe(thread_id)                # (method, params) of that thread
-    ...
+    await peer.send_request("session/prompt", {...}, reply_to=thread_id)
+    ...                                              # its answer: ("session/prompt#answer", {...})
     peer.unsubscribe(thread_id)
 
 The reader never waits for a subscriber (a thread's notifications queue without bound,
@@ -27,6 +29,7 @@ import itertools
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import trio
@@ -34,7 +37,7 @@ import trio
 from actors.processes import LineTooLong
 from contracts.providers import DECLINED, rpc_line
 
-__all__ = ["APPROVALS", "Notification", "RpcClosed", "RpcError", "RpcPeer"]
+__all__ = ["APPROVALS", "Notification", "RpcClosed", "RpcError", "RpcPeer", "decline_approvals"]
 
 log = logging.getLogger("asm.workers")
 
@@ -78,8 +81,18 @@ class _Pending:
 class RpcPeer:
     """The client side of one JSON-RPC stdio connection (see the module docs)."""
 
-    def __init__(self, stdin: trio.abc.SendStream, *, name: str) -> None:
+    def __init__(
+        self,
+        stdin: trio.abc.SendStream,
+        *,
+        name: str,
+        route_key: str = "threadId",
+        answer: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.name = name
+        self._route_key = route_key
+        self._answer = answer or decline_approvals
+        self._replies: dict[int, tuple[str, str]] = {}  # request id → (subscription, method)
         self.closed = trio.Event()
         self.why_closed = f"{name} exited"
         self.malformed = 0  # lines that were not JSON objects
@@ -113,9 +126,16 @@ class RpcPeer:
         """Send a notification (no answer)."""
         await self._write(rpc_line(method, params))
 
-    async def send_request(self, method: str, params: dict[str, Any]) -> None:
-        """Send a request whose answer nobody waits for (it is dropped when it comes)."""
-        await self._write(rpc_line(method, params, next(self._ids)))
+    async def send_request(
+        self, method: str, params: dict[str, Any], *, reply_to: str | None = None
+    ) -> None:
+        """Send a request without waiting for its answer. With ``reply_to``, the answer
+        joins that subscription as ``(f"{method}#answer", answer)`` (the whole answer:
+        its ``result`` or ``error``); without, it is dropped."""
+        rpc_id = next(self._ids)
+        if reply_to is not None:
+            self._replies[rpc_id] = (reply_to, method)
+        await self._write(rpc_line(method, params, rpc_id))
 
     def subscribe(self, thread_id: str) -> trio.MemoryReceiveChannel[Notification]:
         """The notifications of ``thread_id`` from now on, until :meth:`unsubscribe`."""
@@ -153,23 +173,29 @@ class RpcPeer:
             log.warning("%s wrote a line that is not a JSON object; skipped", self.name)
             return
         method, rpc_id = message.get("method"), message.get("id")
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
         if isinstance(method, str) and rpc_id is not None:
-            await self._answer_server(rpc_id, method)
+            await self._answer_server(rpc_id, method, params)
         elif isinstance(method, str):
-            params = message.get("params")
-            params = params if isinstance(params, dict) else {}
-            thread = params.get("threadId")
-            if isinstance(thread, str) and (send := self._threads.get(thread)) is not None:
-                send.send_nowait((method, params))
+            self._route(params.get(self._route_key), method, params)
         elif isinstance(rpc_id, int) and (pending := self._pending.get(rpc_id)) is not None:
             pending.answer = message
             pending.done.set()
+        elif isinstance(rpc_id, int) and (reply := self._replies.pop(rpc_id, None)) is not None:
+            self._route(reply[0], f"{reply[1]}#answer", message)
 
-    async def _answer_server(self, rpc_id: object, method: str) -> None:
-        """A worker approves nothing and runs no tool: the server's requests are refused."""
-        if method in APPROVALS:
-            log.warning("%s asked for approval (%s); declined", self.name, method)
-            answer: dict[str, Any] = {"id": rpc_id, "result": DECLINED}
+    def _route(self, key: object, method: str, params: dict[str, Any]) -> None:
+        if isinstance(key, str) and (send := self._threads.get(key)) is not None:
+            send.send_nowait((method, params))
+
+    async def _answer_server(self, rpc_id: object, method: str, params: dict[str, Any]) -> None:
+        """A worker approves nothing and runs no tool: the protocol's answer (a refusal),
+        or an error for a request it does not know."""
+        result = self._answer(method, params)
+        if result is not None:
+            log.warning("%s asked %s; refused", self.name, method)
+            answer: dict[str, Any] = {"id": rpc_id, "result": result}
         else:
             error = {"code": -32601, "message": f"{method} is not supported by this client"}
             answer = {"id": rpc_id, "error": error}
@@ -185,9 +211,15 @@ class RpcPeer:
                 raise RpcClosed(self.why_closed) from None
 
     def _close(self) -> None:
+        self._replies.clear()
         self.closed.set()
         for pending in self._pending.values():
             pending.done.set()  # answer None: RpcClosed
         for send in self._threads.values():
             send.close()
         self._threads.clear()
+
+
+def decline_approvals(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """codex's approvals are declined; any other server request is not supported."""
+    return dict(DECLINED) if method in APPROVALS else None

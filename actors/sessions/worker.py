@@ -51,19 +51,10 @@ from actors.sessions.probes import PROBES
 from actors.sessions.redaction import Redactor
 from actors.sessions.rpc import Notification, RpcClosed, RpcError, RpcPeer
 from actors.sessions.sandbox import Sandbox
+from actors.sessions.server_modes import SERVER_MODES, OpenTurn, TurnDecoder
 from actors.sessions.spec import SessionSpec
 from contracts.conversation import Conversation
-from contracts.providers import (
-    CLIENT_INFO,
-    AppServerTurn,
-    Launch,
-    LaunchRequest,
-    Workspace,
-    history_items,
-    thread_start_params,
-    turn_start_params,
-    worker_launch,
-)
+from contracts.providers import Launch, LaunchRequest, Workspace
 from contracts.session import Failed, FailedKind, Finished, TextDelta, Usage, Warning
 from transport.http import Metrics, resume_request
 
@@ -108,6 +99,7 @@ class Worker:
         self._ledger = ledger
         self._metrics = metrics
         self._provider = spec.driver.profile.id
+        self._mode = SERVER_MODES[self._provider]
         self._redactor = Redactor.of(spec.env, spec.driver.profile.auth_env)
         self._peer: RpcPeer | None = None
         self._nursery: trio.Nursery | None = None
@@ -142,14 +134,14 @@ class Worker:
 
     async def _launch(self, request: LaunchRequest, sandbox: Sandbox) -> Launch:
         """The server's command line, with the probe (codex's model catalog) answered."""
-        launch = worker_launch(request)
+        launch = self._mode.launch(request)
         probe = self.spec.driver.probe_argv(request.executable)
         if probe is not None:
             sandbox.place(launch, copy_links=self.spec.isolate_home)
             env = self.spec.environment(sandbox, launch)
             output = await PROBES.output(probe, env=env, cwd=sandbox.cwd)
             if output is not None:
-                launch = worker_launch(msgspec.structs.replace(request, probe=output))
+                launch = self._mode.launch(msgspec.structs.replace(request, probe=output))
         sandbox.place(launch, copy_links=self.spec.isolate_home)
         return launch
 
@@ -173,7 +165,10 @@ class Worker:
                     f"{self._provider}: cannot run {launch.argv[0]!r}: {what}"
                 ) from None
             self.pid, self._cwd = child.pid, sandbox.cwd
-            peer = RpcPeer(child.stdin, name=f"{self._provider} {launch.argv[1]}")
+            mode = self._mode
+            peer = RpcPeer(
+                child.stdin, name=mode.name, route_key=mode.route_key, answer=mode.answer
+            )
             lines_send, lines = trio.open_memory_channel[bytes | LineTooLong](EVENT_BUFFER)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read_lines, child.stdout, lines_send)
@@ -203,9 +198,7 @@ class Worker:
         limit = self.spec.timers.first_event
         with trio.move_on_after(limit):
             try:
-                params = {"clientInfo": CLIENT_INFO, "capabilities": {"experimentalApi": True}}
-                await peer.request("initialize", params)
-                await peer.notify("initialized")
+                await self._mode.handshake(peer)
             except (RpcError, RpcClosed) as exc:
                 return f"{peer.name} did not start: {exc}"
             return None
@@ -253,41 +246,39 @@ class Worker:
     async def _converse(
         self, session: Session, conversation: Conversation, outbox: Outbox
     ) -> Failed | None:
-        """One turn in a fresh thread; returns our own Failed, or None once it ended."""
+        """One turn of a fresh conversation on the server; returns our own Failed, or None
+        once it ended."""
         peer, submitted = self._peer, trio.current_time()
         if peer is None:
             return self._crashed("the worker stopped before the turn began")
+        spec = self.spec
+        turn: OpenTurn | None = None
         try:
-            started = await peer.request(
-                "thread/start",
-                thread_start_params(
-                    conversation, model=self.spec.model, cwd=self._cwd, persona=self.spec.persona
-                ),
-            )
+            with trio.move_on_at(submitted + spec.timers.first_event):
+                turn = await self._mode.open(
+                    peer, conversation, model=spec.model, cwd=self._cwd, persona=spec.persona
+                )
+            if turn is None:  # the server did not open a conversation in time
+                passed = f"{self._provider}: first-event deadline of {spec.timers.first_event:g} s"
+                return Failed(kind="timeout", message=f"{passed} passed")
         except (RpcError, RpcClosed) as exc:
-            return self._crashed(f"cannot start a thread: {exc}")
-        thread_id = str((started.get("thread") or {}).get("id") or "")
-        notes = peer.subscribe(thread_id)
-        turn = AppServerTurn(thread_id, self.spec.model)
+            return self._crashed(f"cannot open a conversation: {exc}")
+        notes = peer.subscribe(turn.key)
         try:
-            if history := history_items(conversation):
-                await peer.request("thread/inject_items", {"threadId": thread_id, "items": history})
-            begun = await peer.request("turn/start", turn_start_params(thread_id, conversation))
-            turn.turn_id = str((begun.get("turn") or {}).get("id") or "") or None
-            return await self._read(turn, notes, outbox, submitted)
+            await turn.start(peer)
+            return await self._read(turn.decoder, notes, outbox, submitted)
         except (RpcError, RpcClosed) as exc:
             return self._crashed(str(exc))
         finally:
             with trio.CancelScope(shield=True):
-                if not turn.done and turn.turn_id and not peer.closed.is_set():
-                    await self._quietly(peer, "turn/interrupt", thread_id, turn.turn_id)
-                peer.unsubscribe(thread_id)
+                peer.unsubscribe(turn.key)
                 if not peer.closed.is_set():
-                    await self._quietly(peer, "thread/unsubscribe", thread_id)
+                    with trio.move_on_after(INTERRUPT_WAIT), contextlib.suppress(RpcClosed):
+                        await turn.stop(peer)
 
     async def _read(
         self,
-        turn: AppServerTurn,
+        turn: TurnDecoder,
         notes: trio.MemoryReceiveChannel[Notification],
         outbox: Outbox,
         submitted: float,
@@ -330,14 +321,6 @@ class Worker:
     def _crashed(self, what: str) -> Failed:
         kind: FailedKind = "crashed"
         return Failed(kind=kind, message=self._redactor.tail(f"{self._provider}: {what}"))
-
-    async def _quietly(self, peer: RpcPeer, method: str, thread_id: str, turn: str = "") -> None:
-        """Send ``method`` for the thread without waiting for its answer (at most
-        :data:`INTERRUPT_WAIT` for the pipe); a server that cannot take it any more is no
-        longer this turn's concern."""
-        params = {"threadId": thread_id, **({"turnId": turn} if turn else {})}
-        with trio.move_on_after(INTERRUPT_WAIT), contextlib.suppress(RpcClosed):
-            await peer.send_request(method, params)
 
 
 async def _first(*waits: Callable[[], Awaitable[object]]) -> None:
