@@ -96,6 +96,7 @@ class Worker:
         self.pid: int | None = None
         self.in_flight = 0
         self.served = 0
+        self.became_ready = False
         self._ledger = ledger
         self._metrics = metrics
         self._provider = spec.driver.profile.id
@@ -177,6 +178,7 @@ class Worker:
                 why = await self._handshake(peer)
                 if why is None:
                     self._peer, self._nursery = peer, nursery
+                    self.became_ready = True
                     log.info("%s %s ready, pid %d", self._provider, self.name, child.pid)
                     if self._on_ready is not None:
                         self._on_ready()

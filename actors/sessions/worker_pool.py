@@ -16,9 +16,11 @@ for one to be ready::
         ...
 
 A worker that cannot start at all (the executable is missing, it is not logged in)
-leaves its last error on the pool: a completion that finds no ready worker fails with
-it (``not_installed`` when the executable did not run, ``crashed`` otherwise) rather
-than waiting for a worker that will not come.
+leaves its error on the pool: a completion that finds no ready worker fails with it
+(``not_installed`` when the executable did not run, ``crashed`` otherwise) rather than
+waiting for a worker that will not come. A worker that served and then died leaves no
+error: the completions that find none ready wait (up to the first-event deadline) for
+its successor.
 """
 
 from __future__ import annotations
@@ -104,9 +106,10 @@ class WorkerPool:
                 failures = 0
                 continue  # recycled: its successor starts at once
             except WorkerExited as exc:
-                kind: FailedKind = "not_installed" if "cannot run" in str(exc) else "crashed"
-                self.last_error = (kind, str(exc))
                 log.warning("%s %s: %s", provider, worker.name, exc)
+                if not worker.became_ready:  # it cannot start: say why, rather than wait
+                    kind: FailedKind = "not_installed" if "cannot run" in str(exc) else "crashed"
+                    self.last_error = (kind, str(exc))
             finally:
                 self.workers[slot] = None
             failures = 1 if worker.served else failures + 1
