@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -142,6 +141,7 @@ async def test_soak_workers_under_crashes_hangs_walk_aways_and_a_kill_9(tmp_path
     served.config.write_text(CONFIG)
     served.env["ASM_CODEX_BIN"] = str(FAKE_BIN / "codex-app-server-fake")
     seen_workers: set[int] = set()
+    killed: int | None = None
     try:
         base_url = await served.start()
         admin = (served.state / "admin.token").read_text().strip()
@@ -161,9 +161,9 @@ async def test_soak_workers_under_crashes_hangs_walk_aways_and_a_kill_9(tmp_path
             for _ in range(int(SOAK_SECONDS / 2)):
                 await trio.sleep(1)
                 seen_workers |= _workers(served.pid)
-                if len(seen_workers) == 3 and (live := _workers(served.pid)):
-                    os.kill(min(live), signal.SIGKILL)  # a worker killed from outside, once
-                    seen_workers.add(-1)
+                if killed is None and len(seen_workers) >= 3 and (live := _workers(served.pid)):
+                    killed = min(live)
+                    os.kill(killed, signal.SIGKILL)  # a worker killed from outside, once
             load.stopping = True
         with trio.move_on_after(GUARD_S):
             while len(_workers(served.pid)) != 2:  # noqa: ASYNC110 - other processes' state
@@ -171,7 +171,7 @@ async def test_soak_workers_under_crashes_hangs_walk_aways_and_a_kill_9(tmp_path
         final_workers = _workers(served.pid)
         rss_end = _rss(served.pid)
         exit_code = await served.stop()
-        assert await gone_within(sorted(final_workers | seen_workers - {-1}), 10.0)
+        assert await gone_within(sorted(final_workers | seen_workers), 10.0)
         log = served.log.read_text()
     finally:
         await served.close()
@@ -180,9 +180,9 @@ async def test_soak_workers_under_crashes_hangs_walk_aways_and_a_kill_9(tmp_path
     assert not load.unexpected, load.unexpected[:5]
     assert load.tally["ok:ok"] > 0 and load.tally["crash:crashed"] > 0
     assert load.tally["hang:timeout"] > 0 and load.tally["walk_away"] > 0
-    assert len(seen_workers - {-1}) > 3, "crashed workers were restarted"
+    assert len(seen_workers) > 3, "crashed workers were restarted"
     assert len(final_workers) == 2, "the pool is whole again after the load"
     assert exit_code == 0 and not [pid for pid in final_workers if alive(pid)]
     assert log.count("Traceback") == 0, "the server logged a traceback (see serve.log)"
     assert rss_end <= rss_first * 1.5 + 64 * 2**20, "the server's memory did not come back"
-    assert sys.platform == "linux"
+    assert killed is not None and killed in seen_workers, "a worker was killed from outside"
