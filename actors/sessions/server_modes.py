@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from actors.sessions.gemini_acp_mode import GeminiAcp
 from actors.sessions.rpc import RpcPeer, decline_approvals
 from contracts.conversation import Conversation
 from contracts.providers import (
@@ -152,5 +153,5 @@ class CodexAppServer:
         return decline_approvals(method, params)
 
 
-SERVER_MODES: Mapping[str, ServerMode] = {"codex": CodexAppServer()}
+SERVER_MODES: Mapping[str, ServerMode] = {"codex": CodexAppServer(), "gemini": GeminiAcp()}
 """The server mode of each provider that has one (``[providers.<id>] mode = "worker"``)."""

@@ -54,8 +54,19 @@ from contracts.providers.codex_app_server import (
 )
 from contracts.providers.gemini import DRIVER as _GEMINI_DRIVER
 from contracts.providers.gemini import GEMINI
+from contracts.providers.gemini_acp import (
+    ACP_INITIALIZE,
+    REFUSED_PERMISSION,
+    AcpTurn,
+    history_record,
+    prompt_params,
+    record_name,
+    session_params,
+)
+from contracts.providers.gemini_acp import failure as acp_failure
 
 __all__ = [
+    "ACP_INITIALIZE",
     "AMP",
     "CLAUDE",
     "CLIENT_INFO",
@@ -67,6 +78,8 @@ __all__ = [
     "PASSTHROUGH_ENV",
     "PERSONAS",
     "PROFILES",
+    "REFUSED_PERMISSION",
+    "AcpTurn",
     "AppServerTurn",
     "CliDriver",
     "Delivery",
@@ -77,13 +90,19 @@ __all__ = [
     "ProviderProfile",
     "Publication",
     "Workspace",
+    "acp_failure",
     "driver",
+    "gemini_worker_launch",
     "history_items",
+    "history_record",
     "is_published",
     "profile",
+    "prompt_params",
     "publication",
+    "record_name",
     "rpc_line",
     "scrubbed_environment",
+    "session_params",
     "thread_start_params",
     "turn_start_params",
     "worker_launch",
@@ -115,3 +134,9 @@ def worker_launch(request: LaunchRequest) -> Launch:
     """The command line of a long-lived codex worker (``codex app-server``) for
     ``request``; see :meth:`contracts.providers.codex.CodexDriver.worker_launch`."""
     return _CODEX_DRIVER.worker_launch(request)
+
+
+def gemini_worker_launch(request: LaunchRequest) -> Launch:
+    """The command line of a long-lived gemini worker (``gemini --acp``) for ``request``;
+    see :meth:`contracts.providers.gemini.GeminiDriver.worker_launch`."""
+    return _GEMINI_DRIVER.worker_launch(request)

@@ -94,6 +94,7 @@ GEMINI = ProviderProfile(
     base_url_env="GOOGLE_GEMINI_BASE_URL",
     # 0.61.0 reads stdin for 0.5 s once it has started, then exits 42 "No input provided".
     stdin_wait_seconds=0.5,
+    server_mode="acp",
 )
 
 _AUTH_EXIT: Final = 41
@@ -321,6 +322,26 @@ class GeminiDriver:
             ),
             env=env,
             files=files,
+        )
+
+    def worker_launch(self, request: LaunchRequest) -> Launch:
+        """``gemini --acp`` for a worker (:mod:`contracts.providers.gemini_acp`): the flags
+        of :meth:`launch`; with the completion persona, ``GEMINI_SYSTEM_MD`` names the
+        file each session's system prompt is written to before it opens."""
+        env = {"GEMINI_SYSTEM_MD": request.workspace.path(_SYSTEM_MD)}
+        completion = request.persona == "completion"
+        return Launch(
+            argv=(
+                request.executable,
+                "--acp",
+                f"--model={request.model}",
+                "--skip-trust",
+                f"--admin-policy={NO_TOOLS_POLICY}",
+                f"--policy={NO_TOOLS_POLICY}",
+                *request.extra_args,
+            ),
+            env=env if completion else {},
+            files={_SYSTEM_MD: b""} if completion else {},
         )
 
     def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:

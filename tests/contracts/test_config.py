@@ -228,7 +228,7 @@ def test_worker_mode_needs_a_server_mode(provider: str, mode: str, workers: int)
         with pytest.raises(ConfigError) as caught:
             parse_config(text)
         assert f"[providers.{provider}].mode: {provider} has no server mode" in str(caught.value)
-        assert "(workers run: codex)" in str(caught.value)
+        assert "(workers run: codex, gemini)" in str(caught.value)
     else:
         settings = parse_config(text).provider(provider)
         assert (settings.mode, settings.workers) == (mode, workers)
@@ -237,4 +237,4 @@ def test_worker_mode_needs_a_server_mode(provider: str, mode: str, workers: int)
 def test_worker_mode_needs_a_server_mode_defaults_to_spawn() -> None:
     """Rule worker_mode_needs_a_server_mode: without ``mode`` every provider spawns."""
     assert all(Config().provider(p).mode == "spawn" for p in _PROVIDER_IDS)
-    assert [p for p in sorted(_PROVIDER_IDS) if PROFILES[p].server_mode] == ["codex"]
+    assert [p for p in sorted(_PROVIDER_IDS) if PROFILES[p].server_mode] == ["codex", "gemini"]
