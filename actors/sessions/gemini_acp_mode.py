@@ -47,7 +47,10 @@ from contracts.providers import (
 )
 from contracts.session import SessionEvent
 
-__all__ = ["GeminiAcp"]
+__all__ = ["REPLAY_WAIT", "GeminiAcp"]
+
+REPLAY_WAIT = 5.0
+"""Seconds ``session/load`` may take to replay the loaded turns after its answer."""
 
 
 class _Process:
@@ -180,9 +183,22 @@ async def _load(peer: RpcPeer, process: _Process, cwd: str, history: tuple[Turn,
     record = process.chats / record_name(key)
     await process.chats.mkdir(parents=True, exist_ok=True)
     await record.write_bytes(history_record(history, key))
+    # gemini replays the loaded turns as chunks, some after its answer (0.61.0 does not
+    # await the replay): they are drained here, or they would join this turn's answer.
+    replay = peer.subscribe(key)
     try:
         await peer.request("session/load", session_params(cwd, key))
+        expected = sum(1 for turn in history if turn.text.strip())
+        with trio.move_on_after(REPLAY_WAIT), contextlib.suppress(trio.EndOfChannel):
+            while expected:
+                _, params = await replay.receive()
+                update = params.get("update")
+                kind = update.get("sessionUpdate") if isinstance(update, dict) else None
+                expected -= kind in ("user_message_chunk", "agent_message_chunk")
+        if expected:
+            raise RpcError("session/load", None, "gemini did not replay the loaded turns")
     finally:
+        peer.unsubscribe(key)
         with contextlib.suppress(OSError):
             await record.unlink()
     return key

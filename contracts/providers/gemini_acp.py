@@ -33,9 +33,9 @@ from typing import Any, Final
 
 from contracts.conversation import Conversation, Turn
 from contracts.providers._stream_json import any_of, clip, count, object_field, text_field
+from contracts.providers.gemini import _LOGIN_HELP, _UNREACHABLE_HELP
 from contracts.session import (
     Failed,
-    FailedKind,
     Finished,
     SessionEvent,
     Started,
@@ -114,13 +114,17 @@ def history_record(history: tuple[Turn, ...], session_id: str) -> bytes:
 
 
 def failure(message: str) -> Failed:
-    """A refused session or prompt: not logged in, unreachable, or crashed."""
+    """A refused session or prompt: not logged in, unreachable, or crashed (the same
+    kinds and help as a spawned gemini's)."""
     if _UNREACHABLE.search(message):
+        text = f"gemini could not reach the Gemini API ({clip(message, 120)}); {_UNREACHABLE_HELP}"
+        return Failed(kind="unreachable", message=text)
+    if _LOGIN.search(message):
         return Failed(
-            kind="unreachable", message=f"gemini could not reach the Gemini API: {clip(message)}"
+            kind="not_logged_in",
+            message=f"gemini: not logged in ({clip(message, 120)}); {_LOGIN_HELP}",
         )
-    kind: FailedKind = "not_logged_in" if _LOGIN.search(message) else "crashed"
-    return Failed(kind=kind, message=f"gemini: {clip(message)}")
+    return Failed(kind="crashed", message=f"gemini: {clip(message)}")
 
 
 class AcpTurn:
