@@ -116,7 +116,7 @@ class LeaseActor:
         self._policy = policy
         self._sessions = sessions
         # Workers serve every lease of (provider, model); parked sessions are per lease.
-        self._workers = sessions.config.provider(self.provider).mode == "worker"
+        self._workers = sessions.config.mode_of(self.provider) == "worker"
         parks = policy.pool_size and not self._workers
         self._pool = WarmPool(spec, policy.pool_size, sessions.start) if parks else None
         self._inflight: set[Session] = set()

@@ -70,7 +70,7 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     isolate_home: bool = False
     pool_size: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
     persona: Literal["completion", "agent"] = "completion"
-    mode: Literal["spawn", "worker"] = "spawn"
+    mode: Literal["spawn", "worker"] | None = None
     workers: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
 
     def __post_init__(self) -> None:
@@ -144,6 +144,14 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     def provider(self, provider_id: str) -> ProviderSettings:
         """The settings of ``provider_id``, defaults when the file does not name it."""
         return self.providers.get(provider_id) or ProviderSettings()
+
+    def mode_of(self, provider_id: str) -> Literal["spawn", "worker"]:
+        """How ``provider_id``'s completions run: its ``mode``, else its profile's default."""
+        chosen = self.provider(provider_id).mode
+        if chosen is not None:
+            return chosen
+        known = PROFILES.get(provider_id)
+        return known.default_mode if known is not None else "spawn"
 
 
 class ConfigError(ValueError):

@@ -117,8 +117,8 @@ class Sessions:
 
     async def source(self, provider: str, model: str) -> WorkerPool | WarmPool | SessionSpec:
         """Where (provider, model)'s completions run under this config: its worker pool
-        (``mode = "worker"``), else its warm pool if one is kept, else fresh sessions."""
-        if self.config.provider(provider).mode == "worker":
+        (``Config.mode_of``), else its warm pool if one is kept, else fresh sessions."""
+        if self.config.mode_of(provider) == "worker":
             return await self.workers(provider, model)
         return self.pool(provider, model) or self.spec(provider, model)
 

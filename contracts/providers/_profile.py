@@ -18,7 +18,7 @@ This module also holds the typed seam the per-CLI modules fill in: a :class:`Cli
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import msgspec
 
@@ -77,6 +77,9 @@ class ProviderProfile(msgspec.Struct, frozen=True, kw_only=True):
     """The CLI version the real-CLI tier runs (the Makefile's pin; PROVIDERS.md)."""
     server_mode: str | None = None
     """The long-lived server mode a worker runs (``codex app-server``), None without one."""
+    default_mode: Literal["spawn", "worker"] = "spawn"
+    """How its completions run when ``asm.toml`` does not say (``worker`` needs a server
+    mode, and is the default only where the workers pass the real-CLI tier)."""
     stdin_wait_seconds: float | None = None
     """How long the CLI waits for its prompt on stdin before it gives up (None: forever),
     in the input mode its driver uses. The warm pool parks a session for less than this

@@ -59,6 +59,7 @@ __all__ = [
 CODEX = ProviderProfile(
     verified_version="0.169.0",
     server_mode="app-server",
+    default_mode="worker",
     default_upstream="https://api.openai.com/v1",
     id="codex",
     display_name="OpenAI Codex CLI",

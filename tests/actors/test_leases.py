@@ -39,7 +39,10 @@ async def _system(
     pids.mkdir(exist_ok=True)
     env = {"FAKE_CLI_MODE": mode, "FAKE_CLI_PID_DIR": str(pids)}
     config = Config(
-        providers={p: ProviderSettings(env=env) for p in ("claude", "codex", "gemini", "amp")},
+        # Spawned sessions of the fake CLIs (codex workers: tests/actors/sessions/test_workers.py).
+        providers={
+            p: ProviderSettings(env=env, mode="spawn") for p in ("claude", "codex", "gemini", "amp")
+        },
         sessions=SessionSettings(exit_grace=0.3, terminate_grace=0.3),
         leases=leases or LeaseSettings(),
     )

@@ -25,7 +25,8 @@ REAP_BUDGET = 0.6 + 1.0
 
 def _config(tmp_path: Path, mode: str = "ok") -> Config:
     env = {"FAKE_CLI_MODE": mode, "FAKE_CLI_PID_DIR": str(tmp_path / "pids")}
-    settings = {name: ProviderSettings(env=env) for name in ("claude", "codex")}
+    # Spawned sessions of the fake CLIs (codex workers: tests/actors/sessions/test_workers.py).
+    settings = {name: ProviderSettings(env=env, mode="spawn") for name in ("claude", "codex")}
     (tmp_path / "pids").mkdir(exist_ok=True)
     return Config(providers=settings, sessions=LADDER)
 

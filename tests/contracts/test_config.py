@@ -230,11 +230,23 @@ def test_worker_mode_needs_a_server_mode(provider: str, mode: str, workers: int)
         assert f"[providers.{provider}].mode: {provider} has no server mode" in str(caught.value)
         assert "(workers run: codex, gemini)" in str(caught.value)
     else:
-        settings = parse_config(text).provider(provider)
+        parsed = parse_config(text)
+        settings = parsed.provider(provider)
         assert (settings.mode, settings.workers) == (mode, workers)
+        assert parsed.mode_of(provider) == mode
 
 
-def test_worker_mode_needs_a_server_mode_defaults_to_spawn() -> None:
-    """Rule worker_mode_needs_a_server_mode: without ``mode`` every provider spawns."""
-    assert all(Config().provider(p).mode == "spawn" for p in _PROVIDER_IDS)
+def test_worker_mode_needs_a_server_mode_defaults() -> None:
+    """Rule worker_mode_needs_a_server_mode: without ``mode``, a provider runs as its
+    profile says: codex as workers (they pass the real-CLI tier), the others spawned; a
+    provider's default is never a mode it refuses."""
+    assert {p: Config().mode_of(p) for p in sorted(_PROVIDER_IDS)} == {
+        "amp": "spawn",
+        "claude": "spawn",
+        "codex": "worker",
+        "gemini": "spawn",
+    }
+    assert all(PROFILES[p].server_mode for p in _PROVIDER_IDS if Config().mode_of(p) == "worker")
     assert [p for p in sorted(_PROVIDER_IDS) if PROFILES[p].server_mode] == ["codex", "gemini"]
+    spawned = parse_config('[providers.codex]\nmode = "spawn"\n')
+    assert spawned.mode_of("codex") == "spawn"

@@ -30,7 +30,9 @@ async def _serving(tmp_path: Path, mode: str = "ok") -> AsyncIterator[System]:
     pids = tmp_path / "pids"
     pids.mkdir(exist_ok=True)
     env = {"FAKE_CLI_MODE": mode, "FAKE_CLI_PID_DIR": str(pids)}
-    config = Config(providers={p: ProviderSettings(env=env) for p in PROVIDERS}, sessions=LADDER)
+    # Spawned sessions of each fake CLI (codex workers: tests/integration/test_workers_endpoint.py).
+    settings = {p: ProviderSettings(env=env, mode="spawn") for p in PROVIDERS}
+    config = Config(providers=settings, sessions=LADDER)
     async with open_system(config, environ=fake_environ(tmp_path)) as system:
         yield system
 

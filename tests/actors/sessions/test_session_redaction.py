@@ -46,7 +46,8 @@ async def test_a_key_the_cli_prints_reaches_neither_the_502_body_nor_the_logs(
 ) -> None:
     environ = {**fake_environ(tmp_path), "ANTHROPIC_API_KEY": key, "CODEX_API_KEY": key}
     config = Config(
-        providers={provider: ProviderSettings(env={"FAKE_CLI_MODE": mode})},
+        # The fake CLIs' fault modes are spawned runs (workers: test_workers.py).
+        providers={provider: ProviderSettings(env={"FAKE_CLI_MODE": mode}, mode="spawn")},
         sessions=SessionSettings(exit_grace=0.3, terminate_grace=0.3),
     )
     with caplog.at_level(logging.DEBUG):

@@ -258,3 +258,17 @@ async def test_a_worker_is_recycled_after_its_turns_and_its_successor_serves(
         assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
         assert not alive(pids[0]) and not alive(pids[2])
         assert (pool.recycled, pool.restarts) == (2, 0)  # replaced, not restarted after a crash
+
+
+async def test_a_key_the_worker_prints_never_leaves_it(tmp_path: Path) -> None:
+    """The answer repeats the worker's own API key: what leaves is redacted, streamed or not."""
+    key = "sk-ant-api03-LEAKED-0123456789abcdef"
+    spec = worker_spec(
+        tmp_path, FAKE_APP_SERVER_ANSWER=f"my key is {key} ok", FAKE_APP_SERVER_CHUNKS="7"
+    )
+    spec = dataclasses.replace(spec, env={**spec.env, "CODEX_API_KEY": key})
+    async with pool_of(spec, 1) as pool:
+        _, events = await run(pool, chat())
+    assert isinstance(events[-1], Finished)
+    assert key not in repr(events)
+    assert "my key is" in events[-1].text
