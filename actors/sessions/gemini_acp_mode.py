@@ -29,7 +29,7 @@ from typing import Any
 
 import trio
 
-from actors.sessions.rpc import RpcError, RpcPeer
+from actors.sessions.rpc import RpcError, RpcPeer, TurnRefused
 from contracts.conversation import Conversation, Turn
 from contracts.providers import (
     ACP_INITIALIZE,
@@ -89,24 +89,18 @@ class _LockedDecoder:
 class _AcpSession:
     """One ACP session and its one prompt."""
 
-    def __init__(
-        self, key: str, conversation: Conversation, decoder: _LockedDecoder, *, refused: bool
-    ) -> None:
+    def __init__(self, key: str, conversation: Conversation, decoder: _LockedDecoder) -> None:
         self.key = key
         self.decoder = decoder
         self._conversation = conversation
-        self._refused = refused
 
     async def start(self, peer: RpcPeer) -> None:
-        # A refused session asks about a session that does not exist: its error answer
-        # comes back through the turn's subscription and ends it with the refusal.
-        params = {"sessionId": self.key, "prompt": []} if self._refused else None
-        params = params or prompt_params(self.key, self._conversation)
+        params = prompt_params(self.key, self._conversation)
         await peer.send_request("session/prompt", params, reply_to=self.key)
 
     async def stop(self, peer: RpcPeer) -> None:
         try:
-            if not self.decoder.done and not self._refused:
+            if not self.decoder.done:
                 await peer.notify("session/cancel", {"sessionId": self.key})
         finally:
             self.decoder.let_go()
@@ -148,16 +142,13 @@ class GeminiAcp:
                 opened = await peer.request("session/new", session_params(cwd))
                 key = str(opened.get("sessionId") or "")
         except RpcError as exc:
-            key = f"refused-{uuid.uuid4()}"
-            turn = AcpTurn(key, model, refused=acp_failure(str(exc)))
-            return _AcpSession(
-                key, conversation, _LockedDecoder(turn, process.lock.release), refused=True
-            )
+            process.lock.release()
+            raise TurnRefused(acp_failure(str(exc))) from None
         except BaseException:
             process.lock.release()
             raise
         decoder = _LockedDecoder(AcpTurn(key, model), process.lock.release)
-        return _AcpSession(key, conversation, decoder, refused=False)
+        return _AcpSession(key, conversation, decoder)
 
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
         return dict(REFUSED_PERMISSION) if method == "session/request_permission" else None

@@ -36,8 +36,17 @@ import trio
 
 from actors.processes import LineTooLong
 from contracts.providers import DECLINED, rpc_line
+from contracts.session import Failed
 
-__all__ = ["APPROVALS", "Notification", "RpcClosed", "RpcError", "RpcPeer", "decline_approvals"]
+__all__ = [
+    "APPROVALS",
+    "Notification",
+    "RpcClosed",
+    "RpcError",
+    "RpcPeer",
+    "TurnRefused",
+    "decline_approvals",
+]
 
 log = logging.getLogger("asm.workers")
 
@@ -63,6 +72,15 @@ class RpcError(Exception):
     def __init__(self, method: str, code: object, message: str) -> None:
         super().__init__(f"{method}: {message} (code {code})")
         self.code = code
+
+
+class TurnRefused(Exception):
+    """The server would not open a conversation, for a reason the client is told
+    (``failed``: e.g. ``not_logged_in``); the worker itself goes on serving."""
+
+    def __init__(self, failed: Failed) -> None:
+        super().__init__(failed.message)
+        self.failed = failed
 
 
 class RpcClosed(Exception):

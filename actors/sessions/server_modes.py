@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from actors.sessions.gemini_acp_mode import GeminiAcp
-from actors.sessions.rpc import RpcPeer, decline_approvals
+from actors.sessions.rpc import RpcPeer, TurnRefused, decline_approvals
 from contracts.conversation import Conversation
 from contracts.providers import (
     CLIENT_INFO,
@@ -38,7 +38,14 @@ from contracts.providers import (
 )
 from contracts.session import SessionEvent
 
-__all__ = ["SERVER_MODES", "CodexAppServer", "OpenTurn", "ServerMode", "TurnDecoder"]
+__all__ = [
+    "SERVER_MODES",
+    "CodexAppServer",
+    "OpenTurn",
+    "ServerMode",
+    "TurnDecoder",
+    "TurnRefused",
+]
 
 
 class TurnDecoder(Protocol):
@@ -92,7 +99,7 @@ class ServerMode(Protocol):
         self, peer: RpcPeer, conversation: Conversation, *, model: str, cwd: str, persona: Persona
     ) -> OpenTurn:
         """A fresh conversation on the server holding all of ``conversation`` but its last
-        user message."""
+        user message; :class:`TurnRefused` when the server says why it will not."""
         ...
 
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:

@@ -49,7 +49,7 @@ from actors.sessions.handle import EVENT_BUFFER, Session
 from actors.sessions.outbox import Outbox
 from actors.sessions.probes import PROBES
 from actors.sessions.redaction import Redactor
-from actors.sessions.rpc import Notification, RpcClosed, RpcError, RpcPeer
+from actors.sessions.rpc import Notification, RpcClosed, RpcError, RpcPeer, TurnRefused
 from actors.sessions.sandbox import Sandbox
 from actors.sessions.server_modes import SERVER_MODES, OpenTurn, TurnDecoder
 from actors.sessions.spec import SessionSpec
@@ -263,6 +263,8 @@ class Worker:
             if turn is None:  # the server did not open a conversation in time
                 passed = f"{self._provider}: first-event deadline of {spec.timers.first_event:g} s"
                 return Failed(kind="timeout", message=f"{passed} passed")
+        except TurnRefused as refused:
+            return refused.failed
         except (RpcError, RpcClosed) as exc:
             return self._crashed(f"cannot open a conversation: {exc}")
         notes = peer.subscribe(turn.key)

@@ -135,20 +135,16 @@ class AcpTurn:
     once, a :class:`TextDelta` per ``agent_message_chunk``, and at the answer the
     reported :class:`Usage` (gemini's ``_meta.quota.token_count``; none when absent)
     and :class:`Finished`, or :class:`Failed`. :attr:`answering` turns True once the
-    upstream has answered; :attr:`done` once the turn has ended. ``refused`` ends the
-    turn at the first thing fed (a session that could not open).
+    upstream has answered; :attr:`done` once the turn has ended.
     """
 
-    def __init__(
-        self, session_id: str, model: str | None = None, *, refused: Failed | None = None
-    ) -> None:
+    def __init__(self, session_id: str, model: str | None = None) -> None:
         self.session_id = session_id
         self.done = False
         self.answering = False
         self._model = model
         self._started = False
         self._deltas: list[str] = []
-        self._refused = refused
 
     @property
     def text(self) -> str:
@@ -159,9 +155,6 @@ class AcpTurn:
         """The events of one notification, or of the prompt's answer."""
         if self.done:
             return []
-        if self._refused is not None:
-            self.done = True
-            return [self._refused]
         events: list[SessionEvent] = [] if self._started else self._start()
         if method == "session/update":
             update = object_field(params, "update") or {}
