@@ -71,6 +71,11 @@ max_sessions = 64
 
 [server]
 keepalive_seconds = 15
+
+# The fake CLIs' fault modes are spawned runs; codex workers have a phase of their own
+# (tests/soak/test_soak_workers.py).
+[providers.codex]
+mode = "spawn"
 """
 
 
