@@ -171,6 +171,8 @@ class LeaseActor:
     ) -> None:
         """Serve until released, past the TTL, or idle too long; then reap everything."""
         deadline = trio.current_time() + (self._policy.ttl or math.inf)
+        if self._workers:
+            self._sessions.hold_workers(self.provider, self.model)
         try:
             async with trio.open_nursery() as nursery:
                 if self._pool is not None:
@@ -185,6 +187,8 @@ class LeaseActor:
             self._ended = True
             with trio.CancelScope(shield=True):
                 await self._reap_inflight()
+                if self._workers:  # the last lease on them takes the workers along
+                    await self._sessions.release_workers(self.provider, self.model)
 
     async def _until_idle_or_released(self) -> str:
         idle = self._policy.idle

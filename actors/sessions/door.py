@@ -21,6 +21,7 @@ whoever asks for one needs only this object, not callbacks into the system.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Mapping
 
@@ -73,6 +74,7 @@ class Sessions:
         self._pools: DynamicSupervisor | None = None
         self._warm: dict[tuple[str, str], WarmPool] = {}
         self._workers: dict[tuple[str, str], WorkerPool] = {}
+        self._holders: collections.Counter[tuple[str, str]] = collections.Counter()
         self._workers_lock = trio.Lock()
         self._ids = itertools.count(1)
 
@@ -160,6 +162,24 @@ class Sessions:
             assert isinstance(started, WarmPool)
             self._warm[key] = started
         return self._warm[key]
+
+    def hold_workers(self, provider: str, model: str) -> None:
+        """A lease of (provider, model) runs on its workers from now on."""
+        self._holders[provider, model] += 1
+
+    async def release_workers(self, provider: str, model: str) -> None:
+        """A lease of (provider, model) ended: when it was the last, and no completion of
+        the Python API runs on them, the workers are stopped and reaped. (Without leases,
+        a pool the Python API started lives as long as the system.)"""
+        key = (provider, model)
+        self._holders[key] -= 1
+        pool = self._workers.get(key)
+        if self._holders[key] > 0 or pool is None or pool.in_flight():
+            return
+        del self._holders[key]
+        self._workers.pop(key, None)
+        if self._pools is not None:
+            await self._pools.terminate_child(f"workers-{provider}-{model}")
 
     async def cool(self, provider: str, model: str) -> None:
         """Stop the warm pool of (provider, model), reaping its parked sessions."""

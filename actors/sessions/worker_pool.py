@@ -125,6 +125,10 @@ class WorkerPool:
         self._changed.set()
         self._changed = trio.Event()
 
+    def in_flight(self) -> int:
+        """Turns its workers run now."""
+        return sum(w.in_flight for w in self.workers if w is not None)
+
     def ready(self) -> list[Worker]:
         """The workers that take conversations now."""
         return [w for w in self.workers if w is not None and w.ready]

@@ -129,3 +129,24 @@ async def test_a_worker_crash_fails_its_requests_502_or_in_band_and_the_next_is_
         await until(lambda: len(_pool_pids(system)) == 2, 10)
         assert _pool_pids(system) != before
     assert not [pid for pid in before if alive(pid)]
+
+
+async def test_the_last_lease_on_the_workers_takes_them_along(tmp_path: Path) -> None:
+    """Release and expiry reap workers as they reap sessions: the workers of (provider,
+    model) outlive a lease only while another lease still runs on them."""
+    async with _lease(tmp_path) as (system, client):
+        await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hi"}]
+        )
+        await until(lambda: len(_pool_pids(system)) == 2, 10)
+        pids = _pool_pids(system)
+        request = msgspec.convert(
+            {"model_preference": {"provider": "codex", "id": MODEL}}, InferenceRequest
+        )
+        second, _ = await system.ensure_endpoint(request)
+        first = next(d for d in system.leases.endpoints() if d.endpoint_id != second.endpoint_id)
+        await system.release_endpoint(first.lease_ref)
+        assert all(alive(pid) for pid in pids)  # the second lease still runs on them
+        await system.release_endpoint(second.lease_ref)
+        await until(lambda: not [pid for pid in pids if alive(pid)], 10)
+        assert _pool_pids(system) == set()
