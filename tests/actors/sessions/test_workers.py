@@ -250,10 +250,11 @@ async def test_a_worker_is_recycled_after_its_turns_and_its_successor_serves(
     tmp_path: Path,
 ) -> None:
     async with pool_of(worker_spec(tmp_path), 1, max_turns=2) as pool:
-        pids = []
+        pids: list[int] = []
         for _ in range(5):
             session, events = await run(pool, chat())
             assert isinstance(events[-1], Finished), events
+            assert session.pid is not None
             pids.append(session.pid)
         assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
         assert not alive(pids[0]) and not alive(pids[2])
