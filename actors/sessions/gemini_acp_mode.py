@@ -41,6 +41,7 @@ from contracts.providers import (
     acp_failure,
     gemini_worker_launch,
     history_record,
+    persona_turns,
     prompt_params,
     record_name,
     session_params,
@@ -133,7 +134,7 @@ class GeminiAcp:
         process = self._process(peer, cwd)
         await process.lock.acquire()
         try:
-            turns = _turns(conversation, persona)
+            turns = persona_turns(conversation, persona)
             if process.system_md is not None and persona == "completion":
                 await trio.Path(process.system_md).write_bytes(conversation.system.encode())
             if len(turns) > 1:
@@ -206,12 +207,3 @@ async def _chats(homes: tuple[str, ...], cwd: str) -> trio.Path | None:
                 if (await (project / ".project_root").read_text()).strip() == cwd:
                     return project / "chats"
     return None
-
-
-def _turns(conversation: Conversation, persona: Persona) -> tuple[Turn, ...]:
-    """The turns gemini gets: with the agent persona the system text opens the first."""
-    turns = conversation.turns
-    if persona == "completion" or not conversation.system:
-        return turns
-    first = turns[0]
-    return (Turn(first.role, f"{conversation.system}\n\n{first.text}"), *turns[1:])

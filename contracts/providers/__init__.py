@@ -58,12 +58,12 @@ from contracts.providers.gemini_acp import (
     ACP_INITIALIZE,
     REFUSED_PERMISSION,
     AcpTurn,
-    history_record,
     prompt_params,
     record_name,
     session_params,
 )
 from contracts.providers.gemini_acp import failure as acp_failure
+from contracts.providers.gemini_record import history_record, persona_turns
 
 __all__ = [
     "ACP_INITIALIZE",
@@ -96,6 +96,7 @@ __all__ = [
     "history_items",
     "history_record",
     "is_published",
+    "persona_turns",
     "profile",
     "prompt_params",
     "publication",

@@ -40,14 +40,13 @@ an unreachable API ends the run at once with a result line that decodes as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, final
 
-from contracts.conversation import Conversation, Turn
-from contracts.providers._delivery import Delivery, Launch, LaunchRequest, Persona
+from contracts.conversation import Conversation
+from contracts.providers._delivery import Delivery, Launch, LaunchRequest
 from contracts.providers._profile import ProviderProfile
 from contracts.providers._stream_json import (
     JsonLineDecoder,
@@ -58,6 +57,12 @@ from contracts.providers._stream_json import (
     describe_exit,
     object_field,
     text_field,
+)
+from contracts.providers.gemini_record import (
+    LOGIN_HELP,
+    UNREACHABLE_HELP,
+    history_record,
+    persona_turns,
 )
 from contracts.session import Failed, FailedKind, SessionEvent, Usage, Warning
 
@@ -127,16 +132,6 @@ NO_TOOLS_POLICY: Final = str(Path(__file__).with_name("gemini_no_tools.toml"))
 SYSTEM_DEFAULTS: Final = str(Path(__file__).with_name("gemini_defaults.json"))
 """Gemini's system-defaults settings for asm's sessions: no retrying of failed connections."""
 
-_LOGIN_HELP: Final = (
-    "set GEMINI_API_KEY for asm serve (in its environment or [providers.gemini.env]) with"
-    ' "security": {"auth": {"selectedType": "gemini-api-key"}} in ~/.gemini/settings.json,'
-    " or run `gemini` once as the user asm runs as to log in with Google"
-)
-_UNREACHABLE_HELP: Final = (
-    "check this host's network and proxy, and the GOOGLE_GEMINI_BASE_URL set for gemini"
-    " (unset: https://generativelanguage.googleapis.com)"
-)
-
 
 class GeminiDecoder(JsonLineDecoder):
     """Decodes ``gemini --output-format=stream-json`` lines.
@@ -195,7 +190,7 @@ class GeminiDecoder(JsonLineDecoder):
                 self._fail(
                     "unreachable",
                     f"gemini could not reach the Gemini API ({clip(message, 120)});"
-                    f" {_UNREACHABLE_HELP}",
+                    f" {UNREACHABLE_HELP}",
                 )
             else:
                 auth = _AUTH_ERROR.search(text_field(error, "type") or "")
@@ -217,7 +212,7 @@ class GeminiDecoder(JsonLineDecoder):
         if exit_code == _AUTH_EXIT:
             return Failed(
                 kind="not_logged_in",
-                message=f"gemini: not logged in (it {how}){detail}; {_LOGIN_HELP}",
+                message=f"gemini: not logged in (it {how}){detail}; {LOGIN_HELP}",
                 exit_code=exit_code,
             )
         return Failed(
@@ -304,10 +299,10 @@ class GeminiDriver:
         if request.persona == "completion":
             files[_SYSTEM_MD] = conversation.system.encode("utf-8")
             env["GEMINI_SYSTEM_MD"] = workspace.path(_SYSTEM_MD)
-        history = _turns(conversation, request.persona)[:-1]
+        history = persona_turns(conversation, request.persona)[:-1]
         session: tuple[str, ...] = ()
         if history:
-            files[_SESSION] = _session_record(history, workspace.session_id)
+            files[_SESSION] = history_record(history, workspace.session_id)
             session = (f"--session-file={workspace.path(_SESSION)}",)
         return Launch(
             argv=(
@@ -346,7 +341,7 @@ class GeminiDriver:
 
     def deliver(self, conversation: Conversation, request: LaunchRequest) -> Delivery:
         """The last turn on stdin (the rest went in at launch)."""
-        prompt = _turns(conversation, request.persona)[-1].text
+        prompt = persona_turns(conversation, request.persona)[-1].text
         return Delivery(steps=(prompt.encode("utf-8"),))
 
     def fixed_env(self) -> Mapping[str, str]:
@@ -360,37 +355,6 @@ class GeminiDriver:
 
 _SYSTEM_MD: Final = "system.md"
 _SESSION: Final = "session.json"
-_STAMP: Final = "2000-01-01T00:00:00.000Z"
-
-
-def _turns(conversation: Conversation, persona: Persona) -> tuple[Turn, ...]:
-    """The turns gemini gets: with the agent persona the system text opens the first."""
-    turns = conversation.turns
-    if persona == "completion" or not conversation.system:
-        return turns
-    first = turns[0]
-    joined = Turn(first.role, f"{conversation.system}\n\n{first.text}")
-    return (joined, *turns[1:])
-
-
-def _session_record(history: tuple[Turn, ...], session_id: str) -> bytes:
-    """A gemini conversation record (``--session-file``) holding ``history``."""
-    record = {
-        "sessionId": session_id,
-        "projectHash": "",
-        "startTime": _STAMP,
-        "lastUpdated": _STAMP,
-        "messages": [
-            {
-                "id": f"asm-{index}",
-                "timestamp": _STAMP,
-                "type": "user" if turn.role == "user" else "gemini",
-                "content": [{"text": turn.text}],
-            }
-            for index, turn in enumerate(history)
-        ],
-    }
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 DRIVER: Final = GeminiDriver()

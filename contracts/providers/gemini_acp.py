@@ -28,12 +28,11 @@ the lock, the files and the pipes.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
-from contracts.conversation import Conversation, Turn
+from contracts.conversation import Conversation
 from contracts.providers._stream_json import any_of, clip, count, object_field, text_field
-from contracts.providers.gemini import _LOGIN_HELP, _UNREACHABLE_HELP
+from contracts.providers.gemini_record import LOGIN_HELP, UNREACHABLE_HELP
 from contracts.session import (
     Failed,
     Finished,
@@ -49,7 +48,6 @@ __all__ = [
     "REFUSED_PERMISSION",
     "AcpTurn",
     "failure",
-    "history_record",
     "prompt_params",
     "record_name",
     "session_params",
@@ -72,7 +70,6 @@ _LOGIN: Final = any_of(
 _UNREACHABLE: Final = any_of(
     r"fetch failed", r"\bECONNREFUSED\b", r"\bENOTFOUND\b", r"\bEAI_AGAIN\b", r"\bEHOSTUNREACH\b"
 )
-_STAMP: Final = "2000-01-01T00:00:00.000Z"
 
 
 def session_params(cwd: str, session_id: str | None = None) -> dict[str, Any]:
@@ -93,36 +90,16 @@ def record_name(session_id: str) -> str:
     return f"session-2000-01-01T00-00-{session_id[:8]}.json"
 
 
-def history_record(history: tuple[Turn, ...], session_id: str) -> bytes:
-    """A gemini conversation record holding ``history`` (the spawn driver's format)."""
-    record = {
-        "sessionId": session_id,
-        "projectHash": "",
-        "startTime": _STAMP,
-        "lastUpdated": _STAMP,
-        "messages": [
-            {
-                "id": f"asm-{index}",
-                "timestamp": _STAMP,
-                "type": "user" if turn.role == "user" else "gemini",
-                "content": [{"text": turn.text}],
-            }
-            for index, turn in enumerate(history)
-        ],
-    }
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 def failure(message: str) -> Failed:
     """A refused session or prompt: not logged in, unreachable, or crashed (the same
     kinds and help as a spawned gemini's)."""
     if _UNREACHABLE.search(message):
-        text = f"gemini could not reach the Gemini API ({clip(message, 120)}); {_UNREACHABLE_HELP}"
+        text = f"gemini could not reach the Gemini API ({clip(message, 120)}); {UNREACHABLE_HELP}"
         return Failed(kind="unreachable", message=text)
     if _LOGIN.search(message):
         return Failed(
             kind="not_logged_in",
-            message=f"gemini: not logged in ({clip(message, 120)}); {_LOGIN_HELP}",
+            message=f"gemini: not logged in ({clip(message, 120)}); {LOGIN_HELP}",
         )
     return Failed(kind="crashed", message=f"gemini: {clip(message)}")
 
