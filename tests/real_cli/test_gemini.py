@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,6 +73,17 @@ def operator_home(tmp_path: Path, settings: dict[str, object] | None = SETTINGS)
     return home
 
 
+MODE = "spawn"
+"""How the test's gemini runs: set per test by the ``mode`` fixture."""
+
+
+@pytest.fixture(autouse=True, params=["spawn", "worker"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once with a gemini per completion, once with gemini workers (--acp)."""
+    monkeypatch.setattr(sys.modules[__name__], "MODE", request.param)
+    return str(request.param)
+
+
 def config(gemini: Path, env: dict[str, str]) -> str:
     """asm.toml: the real gemini with ``env`` added to its sessions, short timers."""
     pairs = ", ".join(f"{name} = {json.dumps(value)}" for name, value in env.items())
@@ -79,7 +91,7 @@ def config(gemini: Path, env: dict[str, str]) -> str:
         f"[sessions]\nfirst_event_timeout = {FIRST_EVENT}\n"
         f"exit_grace = {EXIT_GRACE}\nterminate_grace = {TERMINATE_GRACE}\n\n"
         f"[providers.gemini]\nexecutable = {json.dumps(str(gemini))}\n"
-        f"isolate_home = true\nenv = {{ {pairs} }}\n"
+        f"isolate_home = true\nmode = {json.dumps(MODE)}\nenv = {{ {pairs} }}\n"
     )
 
 
@@ -249,6 +261,14 @@ async def test_gemini_without_a_login_answers_503_saying_what_to_set(
 ) -> None:
     env = {"GOOGLE_GEMINI_BASE_URL": fake.url, **session_env}
     home = operator_home(tmp_path, settings)
+    if MODE == "worker" and settings is None:
+        # gemini --acp (unlike a one-shot gemini) takes a base URL without a chosen auth
+        # type as a gateway, and asks it without a key: the gateway decides.
+        with serve(tmp_path, config(gemini, env), serve_env(home)) as server:
+            answer = ask(server.lease("gemini", MODEL))
+        assert answer.choices[0].message.content
+        assert fake.requests  # it reached the gateway it was given
+        return
     with serve(tmp_path, config(gemini, env), serve_env(home)) as server:
         failure, elapsed = expect_failure(server, "not_logged_in")
     assert running_in(tmp_path) == []
