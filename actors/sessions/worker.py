@@ -185,6 +185,11 @@ class Worker:
                     task_status.started(self)
                     await _first(peer.closed.wait, self._drained.wait)
                     why = None if self._drained.is_set() else peer.why_closed
+                    if why is None:  # recycled: end of input lets the server exit now
+                        with contextlib.suppress(
+                            trio.BrokenResourceError, trio.ClosedResourceError
+                        ):
+                            await child.stdin.aclose()
                 self._nursery = None  # no new turns; those in flight end now
                 nursery.cancel_scope.deadline = trio.current_time() + INTERRUPT_WAIT
         if why is None:
