@@ -290,7 +290,7 @@ async def test_the_download_reports_what_the_installer_prints_as_it_prints_it(
     assert download[-1]["status"] == "done"
     assert running[0]["output"] == ">>> Downloading Linux amd64 bundle"
     assert "percent" not in running[0]
-    percents = [r["percent"] for r in running if "percent" in r]
+    percents = [float(str(r["percent"])) for r in running if "percent" in r]
     assert {25.0, 50.0, 75.0} <= set(percents), running
     assert percents == sorted(percents)
     assert all(str(r["output"]).endswith(f"{r['percent']}%") for r in running if "percent" in r)
