@@ -263,8 +263,10 @@ async def test_events_listen_stops_on_sigint_with_130(
     async with trio.open_nursery() as nursery:
         process: trio.Process = await nursery.start(run)
         assert process.stdout is not None
-        first = await process.stdout.receive_some()  # following: the replay is printed
-        assert json.loads(first)["name"] == "jobs.first"
+        first = b""
+        while b"\n" not in first:  # following: the replay is printed, a line per event
+            first += await process.stdout.receive_some()
+        assert json.loads(first.split(b"\n")[0])["name"] == "jobs.first"
         process.send_signal(signal.SIGINT)
     assert process.returncode == 130
 
@@ -387,8 +389,10 @@ async def test_a_following_listen_that_stays_empty_notes_the_window_once(
     async with trio.open_nursery() as nursery:
         process: trio.Process = await nursery.start(run)
         assert process.stderr is not None
+        note = b""
         with trio.fail_after(20):
-            note = await process.stderr.receive_some()
+            while not note.endswith(b"\n"):  # one line, however the pipe splits it
+                note += await process.stderr.receive_some()
         process.send_signal(signal.SIGINT)
     assert note.decode() == (
         "asm events listen: nothing yet; a listen without --replay starts 60 s back; "
