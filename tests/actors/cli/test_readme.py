@@ -174,8 +174,15 @@ def test_readme_events_flow_runs_as_written(tmp_path: Path) -> None:
         shell.wait(timeout=60)  # the block; its server runs on in the background
         output = log.read_text()
         assert shell.returncode == 0, output
-    lines = [line for line in output.splitlines() if line.startswith('{"')]  # not the logs
-    receipt, event = json.loads(lines[-2]), json.loads(lines[-1])
+    # The background server logs to the same terminal: a log line may land on the same
+    # line as a printed object, so each object is read from where it starts.
+    decoder = json.JSONDecoder()
+    objects = [
+        decoder.raw_decode(line, line.index('{"'))[0]
+        for line in output.splitlines()
+        if '{"' in line
+    ]
+    receipt, event = objects[-2], objects[-1]
     assert (receipt["accepted"], receipt["name"]) == (True, "ops.deploy.step")
     assert (event["id"], event["name"], event["payload"]) == (
         receipt["id"],
