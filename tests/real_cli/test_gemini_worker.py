@@ -51,7 +51,7 @@ def fake() -> Iterator[FakeGemini]:
 
 
 def worker_config(gemini: Path, env: dict[str, str]) -> str:
-    return config(gemini, env) + WORKER
+    return config(gemini, env).replace('mode = "spawn"\n', "") + WORKER
 
 
 def system_text(call: Recorded) -> str:
